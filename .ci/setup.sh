@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by the README's two commands: FluidSynth with Debian's General MIDI
+# SoundFont (for rendering), then a virtualenv in .venv with the package and its dev extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
+  echo "setup: installing fluidsynth and fluid-soundfont-gm (Debian packages)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+    fluidsynth fluid-soundfont-gm >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+echo "setup: installing symbolic and its dependencies into .venv"
+.venv/bin/python -m pip install -q -e ".[dev]"

@@ -1,0 +1,174 @@
+"""Command-line interface: parse arguments and call one function per subcommand.
+
+Imports are inside the handlers so that data commands never load jax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "data_manifests" / "bach_chorales.json"
+
+
+def _transpose_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("..")
+    try:
+        return (int(low), int(high)) if sep else (-abs(int(low)), abs(int(low)))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected LOW..HIGH semitones, got {text!r}") from err
+
+
+def cmd_manifest(args) -> None:
+    from symbolic.data.manifest import write_folder_manifest
+
+    path = write_folder_manifest(args.folder, args.out, name=args.name, seed=args.seed,
+                                 licence=args.licence)
+    print(f"wrote {path}")
+
+
+def cmd_prepare(args) -> None:
+    from symbolic.data.prepare import prepare
+
+    meta = prepare(args.manifest, args.tokenizer, args.out, augment_transpose=args.transpose,
+                   workers=args.workers, progress=not args.no_progress)
+    _print_prepare(meta, args.out)
+
+
+def _print_prepare(meta: dict, out: Path) -> None:
+    counts = ", ".join(f"{k}: {v['sequences']} seqs / {v['tokens']:,} tokens"
+                       for k, v in meta["counts"].items())
+    print(f"prepared {out} (vocab {meta['vocab_size']}; {counts}; {len(meta['skipped'])} skipped)")
+    for item in meta["skipped"]:
+        print(f"  skipped {item['file']}: {item['reason']}")
+
+
+def cmd_train(args) -> None:
+    from symbolic import config as config_lib
+    from symbolic import parallel, trainer
+
+    parallel.maybe_initialize_distributed()
+    cfg = config_lib.resolve(args.model, args.preset, args.set, steps=args.steps)
+    summary = trainer.train(cfg, args.data, args.workdir, progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
+
+
+def cmd_generate(args) -> None:
+    from symbolic.generate import generate
+
+    paths = generate(args.run_dir, args.out, num=args.num, max_tokens=args.max_tokens,
+                     temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                     seed=args.seed, prompt_midi=args.prompt, render=args.render)
+    for path in paths:
+        print(path)
+
+
+def cmd_render(args) -> None:
+    from symbolic.render import render
+
+    render(args.midi, args.wav, sample_rate=args.sample_rate, reverb=not args.no_reverb,
+           gain_normalize=not args.no_normalize, soundfont=args.soundfont)
+    print(f"wrote {args.wav}")
+
+
+def cmd_demo(args) -> None:
+    from symbolic.demo import run_demo
+
+    run_demo(args.out, model_name=args.model, steps=args.steps, num=args.num,
+             manifest=args.manifest, tokenizer=args.tokenizer)
+
+
+def cmd_presets(args) -> None:
+    from symbolic import config as config_lib
+
+    for name in config_lib.available_presets():
+        print(name)
+
+
+def _add_sampling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num", type=int, default=4, help="number of pieces to generate")
+    p.add_argument("--max-tokens", type=int, default=512, help="new tokens per piece")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
+    p.add_argument("--top-k", type=int, default=0, help="keep the k likeliest tokens (0: off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus probability mass (1: off)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="symbolic", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="prepare the Bach chorales, train, generate MIDI and WAV")
+    p.add_argument("--out", type=Path, default=Path("demo"), help="output folder")
+    p.add_argument("--model", choices=["transformer", "lstm"], default="transformer")
+    p.add_argument("--steps", type=int, default=None, help="override the demo preset's steps")
+    p.add_argument("--num", type=int, default=4, help="pieces to generate")
+    p.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    p.add_argument("--tokenizer", default="remi")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("manifest", help="write a manifest for a folder of MIDI files")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--name", default=None)
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split")
+    p.add_argument("--licence", default="unknown: check the source's terms")
+    p.set_defaults(func=cmd_manifest)
+
+    p = sub.add_parser("prepare", help="tokenize a manifest's works into token arrays")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--tokenizer", default="remi", help="preset in tokenizers/ or a JSON path")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--transpose", type=_transpose_range, default=None,
+                   help="augment train by transposing LOW..HIGH semitones, e.g. -3..3")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train or resume a model")
+    p.add_argument("--model", choices=["transformer", "lstm"], required=True)
+    p.add_argument("--data", type=Path, required=True, help="a `symbolic prepare` output")
+    p.add_argument("--workdir", type=Path, required=True, help="run directory (resumed if present)")
+    p.add_argument("--preset", default="demo", help="named preset in symbolic/configs/")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override, e.g. model.num_layers=2 or train.learning_rate=3e-4")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("generate", help="sample MIDI from a trained run")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    _add_sampling_args(p)
+    p.add_argument("--prompt", type=Path, default=None, help="a MIDI file to continue")
+    p.add_argument("--render", action="store_true", help="also write a WAV beside each MIDI")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("render", help="render MIDI to WAV with FluidSynth")
+    p.add_argument("midi", type=Path)
+    p.add_argument("wav", type=Path)
+    p.add_argument("--sample-rate", type=int, default=44100)
+    p.add_argument("--no-reverb", action="store_true")
+    p.add_argument("--no-normalize", action="store_true", help="keep FluidSynth's raw gain")
+    p.add_argument("--soundfont", type=Path, default=None)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("presets", help="list training presets")
+    p.set_defaults(func=cmd_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"symbolic: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Manifests, score conversion, prepare (MIDI -> token arrays) and batching. Never imports jax."""

@@ -1,0 +1,151 @@
+"""Decoder-only Transformer language model: pre-LayerNorm, causal self-attention with rotary
+position embeddings (RoPE), and a KV cache for incremental decoding.
+
+RoPE rotates queries and keys by their absolute position, so their dot product depends only on the
+relative offset: the relative-position property the Music Transformer gets from its learned relative
+embeddings, at no extra memory and with a KV cache that stays exact (keys are rotated once, when
+written). `position="learned"` gives the absolute-position baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+
+from symbolic.config import TransformerConfig
+
+_INIT = nn.initializers.normal(stddev=0.02)
+
+
+def rope_tables(positions: jax.Array, head_dim: int, base: float) -> tuple[jax.Array, jax.Array]:
+    """cos/sin tables for `positions` [..., T] -> two arrays [..., T, head_dim // 2] float32."""
+    inv_freq = 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim))
+    angles = positions[..., None].astype(jnp.float32) * inv_freq
+    return jnp.cos(angles), jnp.sin(angles)
+
+
+def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """Rotate pairs of features of x [B, T, H, D] by the angles of cos/sin [B or 1, T, D/2]."""
+    x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
+    cos, sin = cos[:, :, None, :], sin[:, :, None, :]
+    rotated = jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+    return rotated.astype(x.dtype)
+
+
+class CausalSelfAttention(nn.Module):
+    config: TransformerConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array, positions: jax.Array, *, train: bool) -> jax.Array:
+        """x [B, T, C], positions [B, T] int32 -> [B, T, C]."""
+        cfg = self.config
+        batch, length, _ = x.shape
+        head_dim = cfg.d_model // cfg.num_heads
+        qkv = nn.DenseGeneral((3, cfg.num_heads, head_dim), kernel_init=_INIT, dtype=cfg.dtype,
+                              name="qkv")(x)  # (B, T, 3, H, D)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        if cfg.position == "rope":
+            cos, sin = rope_tables(positions, head_dim, cfg.rope_base)
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cfg.decode:
+            k, v, key_positions = self._update_cache(k, v)
+            mask = key_positions[None, None, None, :] <= positions[:, None, :, None]
+        else:
+            mask = nn.make_causal_mask(jnp.ones((batch, length), bool), dtype=bool)
+        y = nn.dot_product_attention(
+            q, k, v, mask=mask, dropout_rate=cfg.dropout, deterministic=not train,
+            dropout_rng=self.make_rng("dropout") if train and cfg.dropout > 0 else None,
+            dtype=cfg.dtype,
+        )  # (B, T, H, D)
+        return nn.DenseGeneral(cfg.d_model, axis=(-2, -1), kernel_init=_INIT, dtype=cfg.dtype,
+                               name="out")(y)
+
+    def _update_cache(self, k: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Write this step's keys/values at the cache index; return the full cache and key positions."""
+        batch, length, heads, head_dim = k.shape
+        shape = (batch, self.config.max_len, heads, head_dim)
+        cached_k = self.variable("cache", "key", jnp.zeros, shape, k.dtype)
+        cached_v = self.variable("cache", "value", jnp.zeros, shape, v.dtype)
+        index = self.variable("cache", "index", lambda: jnp.array(0, jnp.int32))
+        if self.is_initializing():
+            return k, v, jnp.arange(length)
+        start = index.value
+        cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, k, (0, start, 0, 0))
+        cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, v, (0, start, 0, 0))
+        index.value = start + length
+        # Slots past the written prefix hold zeros; the position mask hides them.
+        return cached_k.value, cached_v.value, jnp.arange(self.config.max_len)
+
+
+class Block(nn.Module):
+    config: TransformerConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array, positions: jax.Array, *, train: bool) -> jax.Array:
+        cfg = self.config
+        drop = nn.Dropout(cfg.dropout, deterministic=not train)
+        h = nn.LayerNorm(dtype=cfg.dtype, name="ln_attn")(x)
+        x = x + drop(CausalSelfAttention(cfg, name="attn")(h, positions, train=train))
+        h = nn.LayerNorm(dtype=cfg.dtype, name="ln_mlp")(x)
+        h = nn.Dense(cfg.d_ff, kernel_init=_INIT, dtype=cfg.dtype, name="mlp_in")(h)
+        h = nn.Dense(cfg.d_model, kernel_init=_INIT, dtype=cfg.dtype, name="mlp_out")(nn.gelu(h))
+        return x + drop(h)
+
+
+class TransformerLM(nn.Module):
+    """tokens [B, T] int32 -> logits [B, T, vocab] float32.
+
+    In decode mode (config.decode=True) each call appends its tokens to the KV cache (collection
+    "cache", made mutable by the caller) and positions continue from the cache index.
+    """
+
+    config: TransformerConfig
+
+    @nn.compact
+    def __call__(self, tokens: jax.Array, *, train: bool = False) -> jax.Array:
+        cfg = self.config
+        positions = self._positions(tokens)
+        embed = nn.Embed(cfg.vocab_size, cfg.d_model, embedding_init=_INIT, name="embed")
+        x = embed(tokens).astype(cfg.dtype)
+        if cfg.position == "learned":
+            pos_embed = nn.Embed(cfg.max_len, cfg.d_model, embedding_init=_INIT, name="pos_embed")
+            x = x + pos_embed(positions).astype(cfg.dtype)
+        x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
+        for i in range(cfg.num_layers):
+            x = Block(cfg, name=f"block_{i}")(x, positions, train=train)
+        x = nn.LayerNorm(dtype=cfg.dtype, name="ln_final")(x)
+        return embed.attend(x.astype(jnp.float32))  # tied input/output embedding
+
+    def _positions(self, tokens: jax.Array) -> jax.Array:
+        batch, length = tokens.shape
+        offset = 0
+        if self.config.decode:
+            # One counter for the whole model, kept beside the per-layer caches.
+            counter = self.variable("cache", "position", lambda: jnp.array(0, jnp.int32))
+            if not self.is_initializing():
+                offset = counter.value
+                counter.value = offset + length
+        return jnp.broadcast_to(offset + jnp.arange(length, dtype=jnp.int32), (batch, length))
+
+
+def init_decode_state(config: TransformerConfig, params, batch_size: int):
+    """An empty KV cache for `batch_size` sequences of up to config.max_len tokens."""
+    model = TransformerLM(dataclasses.replace(config, decode=True))
+    shapes = jax.eval_shape(
+        lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((batch_size, 1), jnp.int32))
+    )["cache"]
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+
+def decode_step(config: TransformerConfig, params, state, tokens: jax.Array):
+    """Feed tokens [B] int32 at the next position: -> (logits [B, vocab] float32, new state)."""
+    model = TransformerLM(dataclasses.replace(config, decode=True))
+    logits, updates = model.apply(
+        {"params": params, "cache": state}, tokens[:, None], mutable=["cache"]
+    )
+    return logits[:, 0], updates["cache"]
+

@@ -1,0 +1,224 @@
+"""The training loop: wires config, data, jitted steps, checkpoints and metrics together.
+
+Running the same command again resumes from RUN_DIR/checkpoints/latest; the batches are a function
+of (seed, step), so a resumed run reproduces the losses of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from symbolic import models, parallel
+from symbolic.baselines import unigram_nll
+from symbolic.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
+from symbolic.config import RunConfig
+from symbolic.data.batches import Split, eval_batches, load_meta, load_split, train_batch
+from symbolic.losses import mean_metrics
+from symbolic.optim import learning_rate_schedule, make_optimizer
+from symbolic.state import init_state
+from symbolic.steps import eval_step, train_step
+
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConfig:
+    """Fill the vocabulary size from the data, check a resumed run matches, and copy the config,
+    meta.json and tokenizer into RUN_DIR so that the run is self-contained."""
+    meta = load_meta(data_dir)
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, vocab_size=int(meta["vocab_size"])))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / CONFIG_FILE).is_file():
+        previous = RunConfig.load(run_dir / CONFIG_FILE)
+        if (previous.model_name, previous.model) != (config.model_name, config.model):
+            raise ValueError(f"{run_dir}: holds a different model ({previous.model_name}, "
+                             f"{previous.model}); use a new --workdir")
+        old_meta = json.loads((run_dir / META_FILE).read_text())
+        if old_meta["tokenizer_hash"] != meta["tokenizer_hash"]:
+            raise ValueError(f"{run_dir}: was trained with another tokenizer than {data_dir}")
+    config.save(run_dir / CONFIG_FILE)
+    shutil.copyfile(Path(data_dir) / META_FILE, run_dir / META_FILE)
+    shutil.copyfile(Path(data_dir) / TOKENIZER_FILE, run_dir / TOKENIZER_FILE)
+    return config
+
+
+@dataclasses.dataclass
+class Compiled:
+    """The jitted steps and their shardings for one run."""
+
+    train: callable
+    evaluate: callable
+    init: callable
+    mesh: jax.sharding.Mesh
+
+
+def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
+    """Jit init/train/eval over a data-parallel mesh of `devices` (default: all)."""
+    mesh = parallel.make_mesh(devices)
+    parallel.check_batch_size(config.train.batch_size, mesh)
+    model, tx = models.build(config.model_name, config.model), make_optimizer(config.train)
+    rep, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+    tcfg = config.train
+    init = jax.jit(functools.partial(init_state, model, tx, tcfg.seed, 1, tcfg.seq_len),
+                   out_shardings=rep)
+    train = jax.jit(functools.partial(train_step, model=model, tx=tx, seed=tcfg.seed),
+                    in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
+    evaluate = jax.jit(functools.partial(eval_step, model=model),
+                       in_shardings=(rep, data), out_shardings=rep)
+    return Compiled(train=train, evaluate=evaluate, init=init, mesh=mesh)
+
+
+def evaluate(compiled: Compiled, params, split: Split, config: RunConfig, pad_id: int) -> dict:
+    """Validation metrics over the split's windows (nats per token)."""
+    tcfg = config.train
+    totals: dict[str, float] = {}
+    for batch in eval_batches(split, tcfg.batch_size, tcfg.seq_len, tcfg.eval_max_windows, pad_id):
+        sums = compiled.evaluate(params, parallel.shard_batch(batch, compiled.mesh))
+        for key, value in jax.device_get(sums).items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+    return mean_metrics(totals)
+
+
+def baseline_nll(train: Split, valid: Split, config: RunConfig) -> float:
+    """Unigram NLL over exactly the validation targets the model is scored on."""
+    tcfg = config.train
+    num_targets = len(valid.tokens) - 1
+    if tcfg.eval_max_windows > 0:
+        num_targets = min(num_targets, tcfg.eval_max_windows * tcfg.seq_len)
+    return unigram_nll(train.tokens, valid.tokens[1 : 1 + num_targets], config.model.vocab_size)
+
+
+class MetricsLog:
+    """Append-only JSONL metrics file (appended to on resume)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, record: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = True) -> dict:
+    """Train (or resume) `config` on DATA_DIR inside RUN_DIR; returns the run's summary."""
+    data_dir, run_dir = Path(data_dir), Path(run_dir)
+    config = prepare_run_dir(config, data_dir, run_dir)
+    meta = load_meta(data_dir)
+    splits = {name: load_split(data_dir, name) for name in ("train", "valid")}
+    compiled = compile_steps(config)
+    checkpoints = Checkpoints(run_dir)
+    try:
+        loop = TrainLoop(config, compiled, checkpoints, splits, meta, run_dir)
+        return loop.run(progress)
+    finally:
+        checkpoints.close()
+
+
+class TrainLoop:
+    """State of one training run between steps: early stopping, logging, checkpoint cadence."""
+
+    def __init__(self, config, compiled, checkpoints, splits, meta, run_dir):
+        self.config, self.compiled, self.checkpoints = config, compiled, checkpoints
+        self.splits, self.run_dir = splits, run_dir
+        self.pad_id = int(meta["special_ids"]["pad"])
+        self.log = MetricsLog(run_dir / METRICS_FILE)
+        self.lr = learning_rate_schedule(config.train)
+        self.progress = {"best_nll": None, "evals_without_improvement": 0, "stopped_early": False}
+
+    def restore_or_init(self):
+        abstract = jax.eval_shape(self.compiled.init)
+        restored = self.checkpoints.restore_latest(abstract)
+        if restored is None:
+            self.log.write({"event": "start", "step": 0, "time": time.time()})
+            return self.compiled.init()
+        state, self.progress = restored
+        self.log.write({"event": "resume", "step": int(state.step), "time": time.time()})
+        return state
+
+    def run(self, show_progress: bool) -> dict:
+        tcfg = self.config.train
+        started = time.time()
+        state = self.restore_or_init()
+        first_step = int(state.step)
+        compile_s = self._compile_train(state)
+        bar = tqdm(total=tcfg.steps, initial=first_step, disable=not show_progress,
+                   desc=f"train {self.config.model_name}", unit="step", dynamic_ncols=True)
+        window_start, window_tokens, last_loss = time.time(), 0, float("nan")
+        step = first_step
+        while step < tcfg.steps and not self.progress["stopped_early"]:
+            batch = train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step)
+            state, metrics = self.compiled.train(state, parallel.shard_batch(batch, self.compiled.mesh))
+            step += 1
+            window_tokens += tcfg.batch_size * tcfg.seq_len
+            bar.update(1)
+            if step % tcfg.log_every == 0 or step == tcfg.steps:
+                last_loss = float(metrics["loss"])  # waits for the device
+                tokens_per_s = window_tokens / (time.time() - window_start)
+                self.log.write({"step": step, "split": "train", "loss": last_loss,
+                                "grad_norm": float(metrics["grad_norm"]),
+                                "lr": float(self.lr(step - 1)), "tokens_per_s": tokens_per_s})
+                bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{tokens_per_s:,.0f}")
+                window_start, window_tokens = time.time(), 0
+            if step % tcfg.eval_every == 0 or step == tcfg.steps:
+                self._evaluate(state, step)
+            if step % tcfg.checkpoint_every == 0 or step == tcfg.steps or self.progress["stopped_early"]:
+                self.checkpoints.save_latest(step, state, self.progress)
+        bar.close()
+        return self._summary(state, first_step, started, compile_s, last_loss)
+
+    def _compile_train(self, state) -> float:
+        """Compile the train step ahead of time, so compile time is reported on its own."""
+        tcfg = self.config.train
+        batch = train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, 0)
+        start = time.time()
+        self.compiled.train = self.compiled.train.lower(
+            state, parallel.shard_batch(batch, self.compiled.mesh)).compile()
+        return time.time() - start
+
+    def _evaluate(self, state, step: int) -> None:
+        metrics = evaluate(self.compiled, state.params, self.splits["valid"], self.config, self.pad_id)
+        best = self.progress["best_nll"]
+        if best is None or metrics["nll"] < best - 1e-4:
+            self.progress.update(best_nll=metrics["nll"], evals_without_improvement=0)
+            self.checkpoints.save_best(step, state.params, {"step": step, **metrics})
+        else:
+            self.progress["evals_without_improvement"] += 1
+            patience = self.config.train.patience
+            if patience > 0 and self.progress["evals_without_improvement"] >= patience:
+                self.progress["stopped_early"] = True
+        self.log.write({"step": step, "split": "valid", **metrics,
+                        "best_nll": self.progress["best_nll"]})
+        tqdm.write(f"step {step}: valid nll {metrics['nll']:.4f} "
+                   f"(best {self.progress['best_nll']:.4f}, accuracy {metrics['accuracy']:.3f})")
+
+    def _summary(self, state, first_step, started, compile_s, last_loss) -> dict:
+        steps_done = int(state.step) - first_step
+        tokens_per_s = [json.loads(line).get("tokens_per_s") for line in
+                        (self.run_dir / METRICS_FILE).read_text().splitlines()[-20:]]
+        tokens_per_s = [t for t in tokens_per_s if t]
+        summary = {
+            "model": self.config.model_name,
+            "steps": int(state.step),
+            "steps_this_session": steps_done,
+            "final_train_loss": last_loss,
+            "best_valid_nll": self.progress["best_nll"],
+            "unigram_valid_nll": baseline_nll(self.splits["train"], self.splits["valid"], self.config),
+            "stopped_early": self.progress["stopped_early"],
+            "tokens_per_s": float(np.median(tokens_per_s)) if tokens_per_s else None,
+            "compile_s": compile_s,
+            "wall_s": time.time() - started,
+            "devices": [str(d) for d in jax.devices()],
+            "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
+        }
+        (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
