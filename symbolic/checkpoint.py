@@ -23,10 +23,12 @@ TOKENIZER_FILE = "tokenizer.json"
 
 
 def _manager(directory: Path) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True,
-                                           enable_async_checkpointing=False)
-    return ocp.CheckpointManager(directory.absolute(), options=options,
-                                 item_names=("state", "progress"))
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=1, create=True, enable_async_checkpointing=False
+    )
+    return ocp.CheckpointManager(
+        directory.absolute(), options=options, item_names=("state", "progress")
+    )
 
 
 class Checkpoints:
@@ -38,12 +40,20 @@ class Checkpoints:
         self.best = _manager(root / "best")
 
     def save_latest(self, step: int, state: Any, progress: dict) -> None:
-        self.latest.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)))
+        self.latest.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)
+            ),
+        )
 
     def save_best(self, step: int, params: Any, record: dict) -> None:
-        self.best.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(params), progress=ocp.args.JsonSave(record)))
+        self.best.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(params), progress=ocp.args.JsonSave(record)
+            ),
+        )
 
     def restore_latest(self, abstract_state: Any) -> tuple[Any, dict] | None:
         """(state, progress) from the latest checkpoint, laid out like `abstract_state`; None if
@@ -51,8 +61,12 @@ class Checkpoints:
         step = self.latest.latest_step()
         if step is None:
             return None
-        restored = self.latest.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state), progress=ocp.args.JsonRestore()))
+        restored = self.latest.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract_state), progress=ocp.args.JsonRestore()
+            ),
+        )
         return restored["state"], dict(restored["progress"])
 
     def close(self) -> None:

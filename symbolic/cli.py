@@ -24,22 +24,30 @@ def _transpose_range(text: str) -> tuple[int, int]:
 def cmd_manifest(args) -> None:
     from symbolic.data.manifest import write_folder_manifest
 
-    path = write_folder_manifest(args.folder, args.out, name=args.name, seed=args.seed,
-                                 licence=args.licence)
+    path = write_folder_manifest(
+        args.folder, args.out, name=args.name, seed=args.seed, licence=args.licence
+    )
     print(f"wrote {path}")
 
 
 def cmd_prepare(args) -> None:
     from symbolic.data.prepare import prepare
 
-    meta = prepare(args.manifest, args.tokenizer, args.out, augment_transpose=args.transpose,
-                   workers=args.workers, progress=not args.no_progress)
+    meta = prepare(
+        args.manifest,
+        args.tokenizer,
+        args.out,
+        augment_transpose=args.transpose,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
     _print_prepare(meta, args.out)
 
 
 def _print_prepare(meta: dict, out: Path) -> None:
-    counts = ", ".join(f"{k}: {v['sequences']} seqs / {v['tokens']:,} tokens"
-                       for k, v in meta["counts"].items())
+    counts = ", ".join(
+        f"{k}: {v['sequences']} seqs / {v['tokens']:,} tokens" for k, v in meta["counts"].items()
+    )
     print(f"prepared {out} (vocab {meta['vocab_size']}; {counts}; {len(meta['skipped'])} skipped)")
     for item in meta["skipped"]:
         print(f"  skipped {item['file']}: {item['reason']}")
@@ -58,9 +66,18 @@ def cmd_train(args) -> None:
 def cmd_generate(args) -> None:
     from symbolic.generate import generate
 
-    paths = generate(args.run_dir, args.out, num=args.num, max_tokens=args.max_tokens,
-                     temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                     seed=args.seed, prompt_midi=args.prompt, render=args.render)
+    paths = generate(
+        args.run_dir,
+        args.out,
+        num=args.num,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        prompt_midi=args.prompt,
+        render=args.render,
+    )
     for path in paths:
         print(path)
 
@@ -68,16 +85,28 @@ def cmd_generate(args) -> None:
 def cmd_render(args) -> None:
     from symbolic.render import render
 
-    render(args.midi, args.wav, sample_rate=args.sample_rate, reverb=not args.no_reverb,
-           gain_normalize=not args.no_normalize, soundfont=args.soundfont)
+    render(
+        args.midi,
+        args.wav,
+        sample_rate=args.sample_rate,
+        reverb=not args.no_reverb,
+        gain_normalize=not args.no_normalize,
+        soundfont=args.soundfont,
+    )
     print(f"wrote {args.wav}")
 
 
 def cmd_demo(args) -> None:
     from symbolic.demo import run_demo
 
-    run_demo(args.out, model_name=args.model, steps=args.steps, num=args.num,
-             manifest=args.manifest, tokenizer=args.tokenizer)
+    run_demo(
+        args.out,
+        model_name=args.model,
+        steps=args.steps,
+        num=args.num,
+        manifest=args.manifest,
+        tokenizer=args.tokenizer,
+    )
 
 
 def cmd_presets(args) -> None:
@@ -121,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", type=Path)
     p.add_argument("--tokenizer", default="remi", help="preset in tokenizers/ or a JSON path")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--transpose", type=_transpose_range, default=None,
-                   help="augment train by transposing LOW..HIGH semitones, e.g. -3..3")
+    p.add_argument(
+        "--transpose",
+        type=_transpose_range,
+        default=None,
+        help="augment train by transposing LOW..HIGH semitones, e.g. -3..3",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_prepare)
@@ -133,8 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, required=True, help="run directory (resumed if present)")
     p.add_argument("--preset", default="demo", help="named preset in symbolic/configs/")
     p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override, e.g. model.num_layers=2 or train.learning_rate=3e-4")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override, e.g. model.num_layers=2 or train.learning_rate=3e-4",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

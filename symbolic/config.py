@@ -127,7 +127,7 @@ def _apply(section: Any, updates: dict, where: str) -> Any:
 
 
 def parse_overrides(pairs: list[str], config: RunConfig) -> dict[str, dict[str, Any]]:
-    """`["model.d_model=128", "train.steps=10"]` -> {"model": {...}, "train": {...}} with typed values."""
+    """`["model.d_model=128", "train.steps=10"]` -> {"model": {...}, "train": {...}}, typed."""
     out: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -149,7 +149,9 @@ def resolve(model_name: str, preset: str, overrides: list[str] = (), **train_upd
     if not path.is_file():
         raise ValueError(f"unknown preset {preset!r}; available: {available_presets()}")
     sections = json.loads(path.read_text())
-    model = _apply(MODEL_CONFIGS[model_name](), sections.get(model_name, {}), f"{path}:{model_name}")
+    model = _apply(
+        MODEL_CONFIGS[model_name](), sections.get(model_name, {}), f"{path}:{model_name}"
+    )
     train = _apply(TrainConfig(), sections.get("train", {}), f"{path}:train")
     config = RunConfig(model_name=model_name, preset=preset, model=model, train=train)
     parsed = parse_overrides(list(overrides), config)

@@ -7,8 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 from flax import linen as nn
+from flax import struct
 
 
 @struct.dataclass
@@ -18,8 +18,9 @@ class TrainState:
     opt_state: Any
 
 
-def init_state(model: nn.Module, tx: optax.GradientTransformation, seed: int,
-               batch_size: int, seq_len: int) -> TrainState:
+def init_state(
+    model: nn.Module, tx: optax.GradientTransformation, seed: int, batch_size: int, seq_len: int
+) -> TrainState:
     """Initialise parameters from `seed` and the optimizer state (pure: jit it with shardings)."""
     dummy = jnp.zeros((batch_size, seq_len), jnp.int32)
     params = model.init(jax.random.PRNGKey(seed), dummy)["params"]

@@ -11,21 +11,23 @@ from symbolic.losses import token_nll_sums
 from symbolic.state import TrainState
 
 
-def train_step(state: TrainState, batch: dict, *, model: nn.Module,
-               tx: optax.GradientTransformation, seed: int) -> tuple[TrainState, dict]:
+def train_step(
+    state: TrainState, batch: dict, *, model: nn.Module, tx: optax.GradientTransformation, seed: int
+) -> tuple[TrainState, dict]:
     """One AdamW step on batch {inputs, targets [B, T] int32, mask [B, T] float32}."""
     dropout_rng = jax.random.fold_in(jax.random.PRNGKey(seed), state.step)
 
     def loss_fn(params):
-        logits = model.apply({"params": params}, batch["inputs"], train=True,
-                             rngs={"dropout": dropout_rng})
+        logits = model.apply(
+            {"params": params}, batch["inputs"], train=True, rngs={"dropout": dropout_rng}
+        )
         sums = token_nll_sums(logits, batch["targets"], batch["mask"])
         return sums["nll_sum"] / jnp.maximum(sums["token_count"], 1.0), sums
 
     (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {**sums, "loss": loss, "grad_norm": optax.global_norm(grads)}
+    metrics = {**sums, "loss": loss, "grad_norm": optax.tree.norm(grads)}
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
 

@@ -31,18 +31,25 @@ METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 
 
+def with_vocab_size(config: RunConfig, meta: dict) -> RunConfig:
+    """The config with the model's vocabulary sized to the data set's."""
+    model = dataclasses.replace(config.model, vocab_size=int(meta["vocab_size"]))
+    return dataclasses.replace(config, model=model)
+
+
 def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConfig:
     """Fill the vocabulary size from the data, check a resumed run matches, and copy the config,
     meta.json and tokenizer into RUN_DIR so that the run is self-contained."""
     meta = load_meta(data_dir)
-    config = dataclasses.replace(
-        config, model=dataclasses.replace(config.model, vocab_size=int(meta["vocab_size"])))
+    config = with_vocab_size(config, meta)
     run_dir.mkdir(parents=True, exist_ok=True)
     if (run_dir / CONFIG_FILE).is_file():
         previous = RunConfig.load(run_dir / CONFIG_FILE)
         if (previous.model_name, previous.model) != (config.model_name, config.model):
-            raise ValueError(f"{run_dir}: holds a different model ({previous.model_name}, "
-                             f"{previous.model}); use a new --workdir")
+            raise ValueError(
+                f"{run_dir}: holds a different model ({previous.model_name}, "
+                f"{previous.model}); use a new --workdir"
+            )
         old_meta = json.loads((run_dir / META_FILE).read_text())
         if old_meta["tokenizer_hash"] != meta["tokenizer_hash"]:
             raise ValueError(f"{run_dir}: was trained with another tokenizer than {data_dir}")
@@ -69,12 +76,18 @@ def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
     model, tx = models.build(config.model_name, config.model), make_optimizer(config.train)
     rep, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
     tcfg = config.train
-    init = jax.jit(functools.partial(init_state, model, tx, tcfg.seed, 1, tcfg.seq_len),
-                   out_shardings=rep)
-    train = jax.jit(functools.partial(train_step, model=model, tx=tx, seed=tcfg.seed),
-                    in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
-    evaluate = jax.jit(functools.partial(eval_step, model=model),
-                       in_shardings=(rep, data), out_shardings=rep)
+    init = jax.jit(
+        functools.partial(init_state, model, tx, tcfg.seed, 1, tcfg.seq_len), out_shardings=rep
+    )
+    train = jax.jit(
+        functools.partial(train_step, model=model, tx=tx, seed=tcfg.seed),
+        in_shardings=(rep, data),
+        out_shardings=(rep, rep),
+        donate_argnums=0,
+    )
+    evaluate = jax.jit(
+        functools.partial(eval_step, model=model), in_shardings=(rep, data), out_shardings=rep
+    )
     return Compiled(train=train, evaluate=evaluate, init=init, mesh=mesh)
 
 
@@ -151,27 +164,52 @@ class TrainLoop:
         state = self.restore_or_init()
         first_step = int(state.step)
         compile_s = self._compile_train(state)
-        bar = tqdm(total=tcfg.steps, initial=first_step, disable=not show_progress,
-                   desc=f"train {self.config.model_name}", unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=tcfg.steps,
+            initial=first_step,
+            disable=not show_progress,
+            desc=f"train {self.config.model_name}",
+            unit="step",
+            dynamic_ncols=True,
+        )
         window_start, window_tokens, last_loss = time.time(), 0, float("nan")
-        step = first_step
+        step, metrics = first_step, None
         while step < tcfg.steps and not self.progress["stopped_early"]:
-            batch = train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step)
-            state, metrics = self.compiled.train(state, parallel.shard_batch(batch, self.compiled.mesh))
+            batch = train_batch(
+                self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step
+            )
+            previous = metrics
+            state, metrics = self.compiled.train(
+                state, parallel.shard_batch(batch, self.compiled.mesh)
+            )
+            # At most two steps in flight: deeper async queues deadlock XLA:CPU's in-process
+            # all-reduce across forced host devices, and one step of overlap hides dispatch.
+            jax.block_until_ready(previous)
             step += 1
             window_tokens += tcfg.batch_size * tcfg.seq_len
             bar.update(1)
             if step % tcfg.log_every == 0 or step == tcfg.steps:
                 last_loss = float(metrics["loss"])  # waits for the device
                 tokens_per_s = window_tokens / (time.time() - window_start)
-                self.log.write({"step": step, "split": "train", "loss": last_loss,
-                                "grad_norm": float(metrics["grad_norm"]),
-                                "lr": float(self.lr(step - 1)), "tokens_per_s": tokens_per_s})
+                self.log.write(
+                    {
+                        "step": step,
+                        "split": "train",
+                        "loss": last_loss,
+                        "grad_norm": float(metrics["grad_norm"]),
+                        "lr": float(self.lr(step - 1)),
+                        "tokens_per_s": tokens_per_s,
+                    }
+                )
                 bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{tokens_per_s:,.0f}")
                 window_start, window_tokens = time.time(), 0
             if step % tcfg.eval_every == 0 or step == tcfg.steps:
                 self._evaluate(state, step)
-            if step % tcfg.checkpoint_every == 0 or step == tcfg.steps or self.progress["stopped_early"]:
+            if (
+                step % tcfg.checkpoint_every == 0
+                or step == tcfg.steps
+                or self.progress["stopped_early"]
+            ):
                 self.checkpoints.save_latest(step, state, self.progress)
         bar.close()
         return self._summary(state, first_step, started, compile_s, last_loss)
@@ -182,11 +220,14 @@ class TrainLoop:
         batch = train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, 0)
         start = time.time()
         self.compiled.train = self.compiled.train.lower(
-            state, parallel.shard_batch(batch, self.compiled.mesh)).compile()
+            state, parallel.shard_batch(batch, self.compiled.mesh)
+        ).compile()
         return time.time() - start
 
     def _evaluate(self, state, step: int) -> None:
-        metrics = evaluate(self.compiled, state.params, self.splits["valid"], self.config, self.pad_id)
+        metrics = evaluate(
+            self.compiled, state.params, self.splits["valid"], self.config, self.pad_id
+        )
         best = self.progress["best_nll"]
         if best is None or metrics["nll"] < best - 1e-4:
             self.progress.update(best_nll=metrics["nll"], evals_without_improvement=0)
@@ -196,15 +237,20 @@ class TrainLoop:
             patience = self.config.train.patience
             if patience > 0 and self.progress["evals_without_improvement"] >= patience:
                 self.progress["stopped_early"] = True
-        self.log.write({"step": step, "split": "valid", **metrics,
-                        "best_nll": self.progress["best_nll"]})
-        tqdm.write(f"step {step}: valid nll {metrics['nll']:.4f} "
-                   f"(best {self.progress['best_nll']:.4f}, accuracy {metrics['accuracy']:.3f})")
+        self.log.write(
+            {"step": step, "split": "valid", **metrics, "best_nll": self.progress["best_nll"]}
+        )
+        tqdm.write(
+            f"step {step}: valid nll {metrics['nll']:.4f} "
+            f"(best {self.progress['best_nll']:.4f}, accuracy {metrics['accuracy']:.3f})"
+        )
 
     def _summary(self, state, first_step, started, compile_s, last_loss) -> dict:
         steps_done = int(state.step) - first_step
-        tokens_per_s = [json.loads(line).get("tokens_per_s") for line in
-                        (self.run_dir / METRICS_FILE).read_text().splitlines()[-20:]]
+        tokens_per_s = [
+            json.loads(line).get("tokens_per_s")
+            for line in (self.run_dir / METRICS_FILE).read_text().splitlines()[-20:]
+        ]
         tokens_per_s = [t for t in tokens_per_s if t]
         summary = {
             "model": self.config.model_name,
@@ -212,7 +258,9 @@ class TrainLoop:
             "steps_this_session": steps_done,
             "final_train_loss": last_loss,
             "best_valid_nll": self.progress["best_nll"],
-            "unigram_valid_nll": baseline_nll(self.splits["train"], self.splits["valid"], self.config),
+            "unigram_valid_nll": baseline_nll(
+                self.splits["train"], self.splits["valid"], self.config
+            ),
             "stopped_early": self.progress["stopped_early"],
             "tokens_per_s": float(np.median(tokens_per_s)) if tokens_per_s else None,
             "compile_s": compile_s,

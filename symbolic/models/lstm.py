@@ -53,8 +53,14 @@ class LSTMLM(nn.Module):
     config: LSTMConfig
 
     @nn.compact
-    def __call__(self, tokens: jax.Array, carries: tuple[Carry, ...] | None = None, *,
-                 train: bool = False, return_carries: bool = False):
+    def __call__(
+        self,
+        tokens: jax.Array,
+        carries: tuple[Carry, ...] | None = None,
+        *,
+        train: bool = False,
+        return_carries: bool = False,
+    ):
         cfg = self.config
         if carries is None:
             carries = initial_carries(cfg, tokens.shape[0])

@@ -45,8 +45,9 @@ class CausalSelfAttention(nn.Module):
         cfg = self.config
         batch, length, _ = x.shape
         head_dim = cfg.d_model // cfg.num_heads
-        qkv = nn.DenseGeneral((3, cfg.num_heads, head_dim), kernel_init=_INIT, dtype=cfg.dtype,
-                              name="qkv")(x)  # (B, T, 3, H, D)
+        qkv = nn.DenseGeneral(
+            (3, cfg.num_heads, head_dim), kernel_init=_INIT, dtype=cfg.dtype, name="qkv"
+        )(x)  # (B, T, 3, H, D)
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         if cfg.position == "rope":
             cos, sin = rope_tables(positions, head_dim, cfg.rope_base)
@@ -57,15 +58,21 @@ class CausalSelfAttention(nn.Module):
         else:
             mask = nn.make_causal_mask(jnp.ones((batch, length), bool), dtype=bool)
         y = nn.dot_product_attention(
-            q, k, v, mask=mask, dropout_rate=cfg.dropout, deterministic=not train,
+            q,
+            k,
+            v,
+            mask=mask,
+            dropout_rate=cfg.dropout,
+            deterministic=not train,
             dropout_rng=self.make_rng("dropout") if train and cfg.dropout > 0 else None,
             dtype=cfg.dtype,
         )  # (B, T, H, D)
-        return nn.DenseGeneral(cfg.d_model, axis=(-2, -1), kernel_init=_INIT, dtype=cfg.dtype,
-                               name="out")(y)
+        return nn.DenseGeneral(
+            cfg.d_model, axis=(-2, -1), kernel_init=_INIT, dtype=cfg.dtype, name="out"
+        )(y)
 
     def _update_cache(self, k: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Write this step's keys/values at the cache index; return the full cache and key positions."""
+        """Write this step's keys/values at the cache index; return the cache and key positions."""
         batch, length, heads, head_dim = k.shape
         shape = (batch, self.config.max_len, heads, head_dim)
         cached_k = self.variable("cache", "key", jnp.zeros, shape, k.dtype)
@@ -148,4 +155,3 @@ def decode_step(config: TransformerConfig, params, state, tokens: jax.Array):
         {"params": params, "cache": state}, tokens[:, None], mutable=["cache"]
     )
     return logits[:, 0], updates["cache"]
-

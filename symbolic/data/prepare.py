@@ -1,0 +1,389 @@
+"""prepare: manifest -> token arrays + meta.json (the trainer reads exactly this layout).
+
+``out_dir`` holds, per split (train, valid, test):
+
+* ``{split}.npy``: ``[total_tokens] int32``, every sequence as ``[BOS, tokens..., EOS]``,
+  concatenated;
+* ``{split}_offsets.npy``: ``[num_sequences + 1] int64``, start of each sequence in
+  ``{split}.npy``; the last entry is the total length;
+* ``{split}_sources.json``: one ``{"work": id, "transpose": semitones}`` per sequence;
+
+plus ``tokenizer.json`` (the tokenizer used, MidiTok JSON) and ``meta.json`` (written
+last: it marks a complete folder). Everything is written to a hidden temp folder next
+to ``out_dir`` and renamed into place, so a killed or failed run never leaves an
+``out_dir`` that looks complete, and a re-run replaces an old one whole.
+
+Augmentation transposes train works only (valid/test never): ``augment_transpose=
+(low, high)`` adds one copy per non-zero shift in ``low..high`` semitones. A copy whose
+pitched notes would leave the tokenizer's pitch range is dropped (not clipped, which
+would change the music) and counted in ``meta["augment"]["dropped_copies"]``. Drum
+tracks are never transposed.
+
+Files are converted (music21 scores -> MIDI, see ``convert.py``) and tokenized in a
+process pool; a file that cannot be used (missing, sha256 mismatch, corrupt, empty,
+not MIDI, no notes) is skipped with a one-line reason in ``meta["skipped"]``.
+Converted scores are cached as MIDI by sha256 under ``$XDG_CACHE_HOME/symbolic/midi``
+(``~/.cache/...``) so re-preparing with another tokenizer skips music21. Never imports jax.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from symusic import Score
+from tqdm import tqdm
+
+from symbolic import tokenization
+from symbolic.data import convert
+from symbolic.data.manifest import SPLITS, Work, check_work, load_manifest, manifest_hash
+from symbolic.data.manifest import source_root as manifest_source_root
+
+META_FORMAT_VERSION = 1
+# Bump when convert.py changes what it writes, so stale cached MIDI is not reused.
+CONVERT_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class _Task:
+    work: Work
+    root: Path  # the manifest's source root; the file is root / work.path
+    shifts: tuple[int, ...]  # 0 first, then the augmentation shifts (train only)
+    cache_dir: Path | None
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.work.path
+
+
+@dataclass
+class _Result:
+    work: Work
+    sequences: list[tuple[int, np.ndarray]]  # (transpose, [length] int32 ids without BOS/EOS)
+    dropped_shifts: list[int]
+    error: str | None = None
+
+
+def _shifts(augment_transpose: tuple[int, int] | None) -> tuple[int, ...]:
+    """``(low, high)`` -> ``(0, low, ..., high)`` without a second 0."""
+    if augment_transpose is None:
+        return (0,)
+    low, high = (int(x) for x in augment_transpose)
+    if low > high:
+        raise ValueError(f"augment_transpose {augment_transpose}: low is above high")
+    return (0, *(s for s in range(low, high + 1) if s != 0))
+
+
+def default_cache_dir() -> Path:
+    """Where converted scores are cached (``$XDG_CACHE_HOME/symbolic/midi``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "symbolic" / "midi"
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or "no message"
+    return f"{type(err).__name__}: {text[:200]}"
+
+
+def _load(task: _Task) -> Score:
+    """The work as a ``symusic.Score`` (MIDI read as is; scores converted or cached)."""
+    if convert.file_kind(task.path) != "score" or task.cache_dir is None:
+        return convert.load_score(task.path)
+    cached = task.cache_dir / f"{task.work.sha256}-v{CONVERT_CACHE_VERSION}.mid"
+    if cached.is_file():
+        return Score(str(cached))
+    score = convert.load_score(task.path)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    score.dump_midi(str(tmp))
+    os.replace(tmp, cached)  # atomic: concurrent workers never read half a file
+    return score
+
+
+def _pitch_bounds(score: Score) -> tuple[int, int] | None:
+    """Lowest and highest pitch of non-drum notes, or None if there are none."""
+    pitches = [track.notes.numpy()["pitch"] for track in score.tracks if not track.is_drum]
+    pitches = [p for p in pitches if p.size]
+    if not pitches:
+        return None
+    allp = np.concatenate(pitches)
+    return int(allp.min()), int(allp.max())
+
+
+def _transposed(score: Score, shift: int) -> Score:
+    out = score.copy()
+    for track in out.tracks:
+        if not track.is_drum:
+            track.shift_pitch(shift, inplace=True)
+    return out
+
+
+_TOKENIZER = None  # one per worker process, loaded by _init_worker
+
+
+def _init_worker(tokenizer_path: str) -> None:
+    global _TOKENIZER
+    _TOKENIZER = tokenization.load_tokenizer(tokenizer_path)
+
+
+def _process(task: _Task) -> _Result:
+    """Load, check and tokenize one work; never raises (errors become the reason)."""
+    try:
+        return _tokenize_work(task, _TOKENIZER)
+    except Exception as err:  # noqa: BLE001 - any per-file failure is a skip, not a crash
+        return _Result(task.work, [], [], _one_line(err))
+
+
+def _tokenize_work(task: _Task, tokenizer) -> _Result:
+    reason = check_work(task.root, task.work)
+    if reason is not None:
+        return _Result(task.work, [], [], reason)
+    score = _load(task)
+    if score.note_num() == 0:
+        return _Result(task.work, [], [], "no notes")
+    low, high = tokenizer.config.pitch_range
+    bounds = _pitch_bounds(score)
+    sequences, dropped = [], []
+    for shift in task.shifts:
+        if (
+            shift
+            and bounds is not None
+            and not (low <= bounds[0] + shift and bounds[1] + shift <= high)
+        ):
+            dropped.append(shift)
+            continue
+        ids = tokenization.encode(tokenizer, _transposed(score, shift) if shift else score)
+        if shift == 0 and tokenization.count_notes(tokenizer, ids) == 0:
+            return _Result(task.work, [], [], "no notes in the tokenizer's pitch range")
+        sequences.append((shift, np.asarray(ids, dtype=np.int32)))
+    return _Result(task.work, sequences, dropped)
+
+
+def _run_tasks(tasks: list[_Task], tokenizer_path: Path, workers: int, progress: bool):
+    """Yield results in task order; a pool of ``workers`` processes unless ``workers == 1``."""
+    bar = tqdm(total=len(tasks), desc="prepare", unit="work", disable=not progress)
+    skipped, pool = 0, None
+    try:
+        if workers == 1:
+            _init_worker(str(tokenizer_path))
+            results = map(_process, tasks)
+        else:
+            # spawn, not fork: the parent may have jax (threads) loaded, and fork after
+            # threads can deadlock.
+            pool = multiprocessing.get_context("spawn").Pool(
+                workers, _init_worker, (str(tokenizer_path),)
+            )
+            chunk = max(1, min(8, len(tasks) // (workers * 4)))
+            results = pool.imap(_process, tasks, chunksize=chunk)
+        for result in results:
+            skipped += result.error is not None
+            bar.set_postfix(skipped=skipped, refresh=False)
+            bar.update()
+            yield result
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+
+
+class _SplitWriter:
+    """Streams one split's sequences to disk, so memory holds offsets, not tokens."""
+
+    def __init__(self, tmp: Path, split: str, bos: int, eos: int) -> None:
+        self.tmp, self.split, self.bos, self.eos = tmp, split, bos, eos
+        self.raw = open(tmp / f"{split}.raw", "wb")  # noqa: SIM115 - closed in finish()
+        self.offsets, self.sources, self.works = [0], [], 0
+
+    def add(self, result: _Result) -> None:
+        self.works += bool(result.sequences)
+        for shift, ids in result.sequences:
+            seq = np.concatenate([[self.bos], ids, [self.eos]]).astype(np.int32)
+            self.raw.write(seq.tobytes())
+            self.offsets.append(self.offsets[-1] + seq.size)
+            self.sources.append({"work": result.work.id, "transpose": shift})
+
+    def finish(self) -> dict:
+        """Write ``{split}.npy``, offsets and sources; returns the split's counts."""
+        self.raw.close()
+        raw_path, total = self.tmp / f"{self.split}.raw", self.offsets[-1]
+        tokens = np.lib.format.open_memmap(
+            self.tmp / f"{self.split}.npy", mode="w+", dtype=np.int32, shape=(total,)
+        )
+        step = 1 << 24
+        for start in range(0, total, step):
+            count = min(step, total - start)
+            tokens[start : start + count] = np.fromfile(
+                raw_path, dtype=np.int32, count=count, offset=4 * start
+            )
+        tokens.flush()
+        del tokens
+        raw_path.unlink()
+        np.save(self.tmp / f"{self.split}_offsets.npy", np.asarray(self.offsets, dtype=np.int64))
+        rows = ",\n".join(json.dumps(source) for source in self.sources)
+        text = f"[\n{rows}\n]\n" if self.sources else "[]\n"
+        (self.tmp / f"{self.split}_sources.json").write_text(text)
+        return {"works": self.works, "sequences": len(self.sources), "tokens": int(total)}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for package in ("symbolic", "miditok", "symusic", "music21", "numpy"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "unknown"
+    return out
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to replace a non-empty folder that is not a previous prepare."""
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "meta.json").is_file():
+        raise FileExistsError(
+            f"{out_dir}: exists and is not a prepared data folder (no meta.json); "
+            "refusing to replace it"
+        )
+
+
+def _publish(tmp: Path, out_dir: Path) -> None:
+    """Move the finished temp folder to ``out_dir``, replacing an old prepare there."""
+    _check_replaceable(out_dir)
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out_dir)
+
+
+def _make_temp_dir(out_dir: Path) -> Path:
+    """Hidden sibling of ``out_dir`` (same file system, so the final rename is atomic)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result should not be
+    return tmp
+
+
+def prepare(
+    manifest_path: str | Path,
+    tokenizer_preset_or_path: str | Path = tokenization.DEFAULT_PRESET,
+    out_dir: str | Path = "data/prepared",
+    *,
+    augment_transpose: tuple[int, int] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    cache_dir: str | Path | None | bool = True,
+) -> dict:
+    """Tokenize every work of a manifest into ``out_dir`` (layout: module docstring).
+
+    Args:
+        manifest_path: manifest JSON (``data_manifests/bach_chorales.json``, ...).
+        tokenizer_preset_or_path: preset name (``"remi"``) or ``tokenizer.json`` path.
+        out_dir: output folder, replaced whole on success, untouched on failure.
+        augment_transpose: inclusive semitone range ``(low, high)`` for train copies,
+            e.g. ``(-3, 3)``; the original (0) is always kept; None = no augmentation.
+        workers: processes (default: every core); 1 runs in this process.
+        progress: show a tqdm bar on stderr.
+        cache_dir: converted-score cache; True = ``default_cache_dir()``, None/False = off.
+
+    Returns:
+        The ``meta.json`` dict.
+
+    Raises:
+        ManifestError: bad manifest. FileExistsError: ``out_dir`` is some other folder.
+        RuntimeError: every file was skipped (nothing is written then).
+    """
+    manifest = load_manifest(manifest_path)
+    tokenizer_path = tokenization.resolve_tokenizer_path(tokenizer_preset_or_path)
+    tokenizer = tokenization.load_tokenizer(tokenizer_path)
+    out_dir = Path(out_dir).resolve()
+    _check_replaceable(out_dir)  # fail before the long part, not after it
+    shifts = _shifts(augment_transpose)
+    cache = default_cache_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None)
+    root = manifest_source_root(manifest)
+    tasks = [
+        _Task(work, root, shifts if work.split == "train" else (0,), cache)
+        for work in manifest.works
+    ]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    tmp = _make_temp_dir(out_dir)
+    try:
+        special = tokenization.special_ids(tokenizer)
+        writers = {s: _SplitWriter(tmp, s, special["bos"], special["eos"]) for s in SPLITS}
+        outcomes = []  # results without their token arrays, for meta.json
+        for result in _run_tasks(tasks, tokenizer_path, workers, progress):
+            writers[result.work.split].add(result)
+            outcomes.append(replace(result, sequences=[]))
+        if all(r.error for r in outcomes):
+            first = "; ".join(f"{r.work.path}: {r.error}" for r in outcomes[:3])
+            raise RuntimeError(f"prepare: every file of {manifest.file} was skipped ({first})")
+        counts = {split: writer.finish() for split, writer in writers.items()}
+        tokenizer.save(tmp / "tokenizer.json")
+        meta = _meta(manifest, tokenizer, tokenizer_preset_or_path, outcomes, shifts, counts)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")  # completion mark
+        _publish(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return meta
+
+
+def _meta(manifest, tokenizer, preset, outcomes, shifts, counts) -> dict:
+    """The ``meta.json`` document."""
+    return {
+        "format_version": META_FORMAT_VERSION,
+        "vocab_size": len(tokenizer.vocab),
+        "special_ids": tokenization.special_ids(tokenizer),
+        "tokenizer_preset": str(preset),
+        "tokenizer_hash": tokenization.tokenizer_hash(tokenizer),
+        "manifest_path": str(manifest.file),
+        "manifest_name": manifest.name,
+        "manifest_hash": manifest_hash(manifest.file),
+        "counts": counts,
+        "skipped": [{"file": r.work.path, "reason": r.error} for r in outcomes if r.error],
+        "augment": {
+            "transpose": [min(shifts), max(shifts)] if len(shifts) > 1 else None,
+            "shifts": [s for s in shifts if s != 0],
+            "splits": ["train"],
+            "out_of_range": "drop the transposed copy",
+            "dropped_copies": sum(len(r.dropped_shifts) for r in outcomes),
+        },
+        "seed": manifest.seed,
+        "created_with": _versions(),
+    }
+
+
+def is_prepared(
+    out_dir: str | Path,
+    manifest_path: str | Path,
+    tokenizer_preset_or_path: str | Path = tokenization.DEFAULT_PRESET,
+    *,
+    augment_transpose: tuple[int, int] | None = None,
+) -> bool:
+    """True if ``out_dir`` is a complete prepare of this manifest, tokenizer and augmentation.
+
+    Compares the manifest's sha256, the tokenizer hash and the shifts with ``meta.json``.
+    """
+    meta_path = Path(out_dir) / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        tokenizer = tokenization.load_tokenizer(tokenizer_preset_or_path)
+        same_shifts = meta["augment"]["shifts"] == list(_shifts(augment_transpose)[1:])
+        return (
+            meta.get("format_version") == META_FORMAT_VERSION
+            and meta["manifest_hash"] == manifest_hash(manifest_path)
+            and meta["tokenizer_hash"] == tokenization.tokenizer_hash(tokenizer)
+            and same_shifts
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

@@ -1,0 +1,215 @@
+"""Generation end to end from a run directory holding a tiny randomly-initialised model.
+
+The run directory is written the way the trainer writes it (config.json, meta.json, tokenizer.json,
+an Orbax `best` checkpoint), so `generate` runs its real loading path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import mido
+import music21
+import numpy as np
+import pytest
+
+from symbolic import checkpoint, generate, grammar, models, sampling, tokenization
+from symbolic.config import LSTMConfig, RunConfig, TransformerConfig
+
+TINY = {
+    "transformer": TransformerConfig(
+        d_model=32, num_layers=2, num_heads=2, d_ff=64, dropout=0.0, max_len=128
+    ),
+    "lstm": LSTMConfig(embed_dim=32, hidden_size=32, num_layers=2, dropout=0.0),
+}
+
+PROMPT_PITCHES = (60, 62, 64, 65, 67, 69, 71, 72)
+PLAIN = dict(temperature=1.0, top_k=0, top_p=1.0)  # sample from the model's own distribution
+
+
+def write_run_dir(run_dir: Path, name: str, seed: int = 0) -> Path:
+    """A self-contained run directory around a randomly-initialised tiny model."""
+    tokenizer = tokenization.build_preset("remi")
+    vocab = len(tokenizer.vocab)
+    config = RunConfig(
+        model_name=name, preset="tiny", model=dataclasses.replace(TINY[name], vocab_size=vocab)
+    )
+    module = models.build(name, config.model)
+    params = module.init(jax.random.PRNGKey(seed), jnp.zeros((1, 8), jnp.int32))["params"]
+    run_dir.mkdir(parents=True)
+    config.save(run_dir / checkpoint.CONFIG_FILE)
+    tokenizer.save(run_dir / checkpoint.TOKENIZER_FILE)
+    meta = {
+        "vocab_size": vocab,
+        "special_ids": tokenization.special_ids(tokenizer),
+        "tokenizer_hash": tokenization.tokenizer_hash(tokenizer),
+    }
+    (run_dir / checkpoint.META_FILE).write_text(json.dumps(meta))
+    saver = checkpoint.Checkpoints(run_dir)
+    saver.save_best(0, params, {"valid_nll": 0.0})
+    saver.close()
+    return run_dir
+
+
+@pytest.fixture(scope="module", params=["transformer", "lstm"])
+def run_dir(request, tmp_path_factory) -> Path:
+    return write_run_dir(tmp_path_factory.mktemp("runs") / request.param, request.param)
+
+
+@pytest.fixture(scope="module")
+def prompt_midi(tmp_path_factory) -> Path:
+    """Two bars of quarter notes (C D E F | G A B C) at 100 bpm in 4/4."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(100)))
+    track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4))
+    track.append(mido.Message("program_change", program=0))
+    for pitch in PROMPT_PITCHES:
+        track.append(mido.Message("note_on", note=pitch, velocity=80))
+        track.append(mido.Message("note_off", note=pitch, time=480))
+    path = tmp_path_factory.mktemp("prompt") / "prompt.mid"
+    mid.save(path)
+    return path
+
+
+def note_ons(path: Path) -> list[tuple[int, int]]:
+    """(absolute tick, pitch) of every sounding note_on in a MIDI file, sorted."""
+    notes = []
+    for track in mido.MidiFile(path).tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                notes.append((tick, msg.note))
+    return sorted(notes)
+
+
+def assert_playable(path: Path) -> None:
+    """Opens in mido and music21, has a tempo, a time signature and at least one note."""
+    types = {msg.type for track in mido.MidiFile(path).tracks for msg in track}
+    assert {"set_tempo", "time_signature", "note_on"} <= types, types
+    score = music21.converter.parse(str(path))
+    assert len(score.flatten().notes) >= 1
+
+
+def test_generate_writes_playable_midi(run_dir, tmp_path, capsys):
+    paths = generate.generate(
+        run_dir, tmp_path, num=3, max_tokens=96, temperature=1.0, top_k=0, top_p=0.95, seed=0
+    )
+    assert [p.name for p in paths] == ["sample_000.mid", "sample_001.mid", "sample_002.mid"]
+    for path in paths:
+        assert_playable(path)
+    report = json.loads((tmp_path / generate.REPORT_FILE).read_text())
+    assert report["stats"]["tokens_per_s"] > 0 and min(report["notes"]) >= 1
+    assert "tokens/s" in capsys.readouterr().out
+
+
+def test_same_seed_same_music(run_dir, tmp_path):
+    kwargs = dict(num=2, max_tokens=48, temperature=1.0, top_k=20, top_p=1.0)
+    a = generate.generate(run_dir, tmp_path / "a", seed=5, **kwargs)
+    b = generate.generate(run_dir, tmp_path / "b", seed=5, **kwargs)
+    c = generate.generate(run_dir, tmp_path / "c", seed=6, **kwargs)
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    assert [p.read_bytes() for p in a] != [p.read_bytes() for p in c]
+
+
+def test_continuation_keeps_the_prompt(run_dir, prompt_midi, tmp_path):
+    paths = generate.generate(
+        run_dir, tmp_path, num=2, max_tokens=40, seed=1, prompt_midi=prompt_midi, **PLAIN
+    )
+    prompt = note_ons(prompt_midi)
+    report = json.loads((tmp_path / generate.REPORT_FILE).read_text())
+    for path, length in zip(paths, report["lengths"], strict=True):
+        assert_playable(path)
+        # Same pitches at the same musical times (the output may use another tick resolution).
+        scale = mido.MidiFile(path).ticks_per_beat / 480
+        notes = [(round(t / scale), p) for t, p in note_ons(path)]
+        assert set(prompt) <= set(notes)
+        assert notes[0] == prompt[0]  # nothing was generated before the prompt
+        assert length > report["stats"]["prompt_tokens"]  # and something after it
+
+
+def test_render_writes_wavs(run_dir, tmp_path):
+    from symbolic.render import RenderError, find_fluidsynth, find_soundfont, read_wav
+
+    try:
+        find_fluidsynth(), find_soundfont()
+    except RenderError:
+        pytest.skip("fluidsynth or a GM SoundFont missing")
+    paths = generate.generate(
+        run_dir, tmp_path, num=1, max_tokens=48, seed=0, render=True, sample_rate=22050, **PLAIN
+    )
+    assert [p.suffix for p in paths] == [".mid", ".wav"]
+    _, rate = read_wav(paths[1])
+    assert rate == 22050
+
+
+@pytest.fixture(scope="module")
+def transformer_dir(tmp_path_factory) -> Path:
+    return write_run_dir(tmp_path_factory.mktemp("errors") / "run", "transformer")
+
+
+def one_line_error(excinfo) -> str:
+    message = str(excinfo.value)
+    assert "\n" not in message
+    return message
+
+
+def test_tokenizer_hash_mismatch_is_a_clear_error(tmp_path):
+    run_dir = write_run_dir(tmp_path / "run", "transformer")
+    meta = json.loads((run_dir / checkpoint.META_FILE).read_text())
+    meta["tokenizer_hash"] = "0" * 64
+    (run_dir / checkpoint.META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="trained with tokenizer 000000000000") as err:
+        generate.generate(run_dir, tmp_path / "out", num=1, max_tokens=8)
+    one_line_error(err)
+
+
+def test_prompt_plus_max_tokens_beyond_the_cache_is_a_clear_error(transformer_dir, tmp_path):
+    with pytest.raises(ValueError, match="exceeds the model's max_len 128") as err:
+        generate.generate(transformer_dir, tmp_path, num=1, max_tokens=200)
+    assert "max_tokens <= 127" in one_line_error(err)
+
+
+def test_prompt_the_grammar_rejects_names_the_file(transformer_dir, prompt_midi, monkeypatch):
+    tokenizer = tokenization.build_preset("remi")
+    pitch = tokenizer.vocab["Pitch_60"]  # a note with no bar, position or program before it
+    monkeypatch.setattr(tokenization, "encode", lambda tok, path: [pitch])
+    with pytest.raises(ValueError, match="grammar rejects") as err:
+        generate.generate(
+            transformer_dir, "/nonexistent/out", num=1, max_tokens=8, prompt_midi=prompt_midi
+        )
+    assert str(prompt_midi) in one_line_error(err)
+
+
+def test_kv_cache_sized_to_the_request_samples_the_same(transformer_dir):
+    run = generate.load(transformer_dir)
+    automaton = grammar.build_grammar(run.tokenizer)
+    bos = run.meta["special_ids"]["bos"]
+    settings = dict(temperature=1.0, top_k=0, top_p=0.9)
+    tokens, lengths, _ = generate.sample_tokens(
+        run, [bos], automaton.start_state, automaton, num=2, max_tokens=40, seed=3, **settings
+    )
+    assert generate.decode_config(run.config, 41).max_len == 41 < run.config.model.max_len
+    # The same draw through a full max_len cache.
+    impl = models.get("transformer")
+    step = functools.partial(impl.decode_step, run.config.model)
+    full = jax.jit(functools.partial(sampling.sample, step, max_new_tokens=40, eos_id=2, pad_id=0))(
+        run.params,
+        impl.init_decode_state(run.config.model, run.params, 2),
+        jnp.full((2, 1), bos, jnp.int32),
+        rng=jax.random.PRNGKey(3),
+        grammar=sampling.GrammarArrays(
+            jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition)
+        ),
+        grammar_states=jnp.full((2,), automaton.start_state, jnp.int32),
+        **settings,
+    )
+    np.testing.assert_array_equal(tokens, full.tokens)
+    np.testing.assert_array_equal(lengths, full.lengths)

@@ -1,0 +1,97 @@
+"""Rendering a small MIDI written with mido through the real FluidSynth and GM SoundFont."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from symbolic import render as render_lib
+from symbolic.render import RenderError, peak_normalize, read_wav, render
+
+try:
+    render_lib.find_fluidsynth()
+    render_lib.find_soundfont()
+    HAVE_SYNTH = True
+except RenderError:
+    HAVE_SYNTH = False
+needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="fluidsynth or a GM SoundFont missing")
+
+
+@pytest.fixture(scope="module")
+def chord_midi(tmp_path_factory) -> Path:
+    """A C-major arpeggio, half a second per note, on piano."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500_000))
+    track.append(mido.Message("program_change", program=0))
+    for pitch in (60, 64, 67, 72):
+        track.append(mido.Message("note_on", note=pitch, velocity=100))
+        track.append(mido.Message("note_off", note=pitch, time=480))
+    path = tmp_path_factory.mktemp("render") / "chord.mid"
+    mid.save(path)
+    return path
+
+
+@needs_synth
+@pytest.mark.parametrize("sample_rate", [22050, 44100])
+def test_render_writes_normalised_non_silent_wav(chord_midi, tmp_path, sample_rate):
+    wav = render(chord_midi, tmp_path / "out" / "chord.wav", sample_rate=sample_rate)
+    audio, rate = read_wav(wav)
+    assert rate == sample_rate and audio.shape[1] == 2
+    assert audio.shape[0] >= 2 * sample_rate  # four half-second notes
+    peak = np.abs(audio).max()
+    assert peak == pytest.approx(10 ** (-1 / 20), abs=1e-3)  # -1 dBFS: loud, never clipping
+    assert np.sqrt(np.mean(audio[: 2 * sample_rate] ** 2)) > 0.01  # the notes are audible
+
+
+@needs_synth
+def test_reverb_switch_changes_the_audio(chord_midi, tmp_path):
+    wet, _ = read_wav(render(chord_midi, tmp_path / "wet.wav", sample_rate=22050, reverb=True))
+    dry, _ = read_wav(render(chord_midi, tmp_path / "dry.wav", sample_rate=22050, reverb=False))
+    n = min(len(wet), len(dry))
+    assert np.abs(wet[:n] - dry[:n]).mean() > 1e-3
+
+
+@needs_synth
+def test_without_normalisation_fluidsynth_gain_is_kept(chord_midi, tmp_path):
+    raw, _ = read_wav(
+        render(chord_midi, tmp_path / "raw.wav", sample_rate=22050, gain_normalize=False)
+    )
+    assert 0.0 < np.abs(raw).max() < 10 ** (-1 / 20)  # FluidSynth's default gain is quieter
+
+
+def test_peak_normalize_never_clips_and_keeps_silence():
+    loud = np.array([[3.0, -4.0], [0.5, 1.0]], np.float32)
+    out = peak_normalize(loud)
+    assert np.abs(out).max() == pytest.approx(10 ** (-1 / 20))
+    np.testing.assert_allclose(out / out[0, 0], loud / loud[0, 0], rtol=1e-6)  # shape kept
+    silence = np.zeros((10, 2), np.float32)
+    np.testing.assert_array_equal(peak_normalize(silence), silence)
+
+
+def test_missing_soundfont_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.delenv(render_lib.SOUNDFONT_ENV, raising=False)
+    monkeypatch.setattr(render_lib, "DEFAULT_SOUNDFONTS", (str(tmp_path / "none.sf2"),))
+    with pytest.raises(RenderError, match="apt-get install fluidsynth fluid-soundfont-gm") as err:
+        render_lib.find_soundfont()
+    assert "\n" not in str(err.value)
+    with pytest.raises(RenderError, match="does not exist"):
+        render_lib.find_soundfont(tmp_path / "missing.sf2")
+
+
+def test_soundfont_from_environment(tmp_path, monkeypatch):
+    font = tmp_path / "mine.sf2"
+    font.write_bytes(b"")
+    monkeypatch.setenv(render_lib.SOUNDFONT_ENV, str(font))
+    assert render_lib.find_soundfont() == font
+
+
+def test_missing_fluidsynth_says_how_to_install(chord_midi, tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(RenderError, match="apt-get install fluidsynth"):
+        render(chord_midi, tmp_path / "x.wav", soundfont=__file__)
