@@ -109,6 +109,19 @@ def cmd_demo(args) -> None:
     )
 
 
+def cmd_bench(args) -> None:
+    """Run `python -m benchmarks.NAME ARGS...` from the repository root."""
+    import runpy
+
+    root = DEFAULT_MANIFEST.parents[1]
+    if not (root / "benchmarks" / args.name / "__main__.py").is_file():
+        names = sorted(p.parent.name for p in (root / "benchmarks").glob("*/__main__.py"))
+        raise ValueError(f"unknown benchmark {args.name!r}; available: {names}")
+    sys.path.insert(0, str(root))
+    sys.argv = [f"benchmarks.{args.name}", *args.bench_args]
+    runpy.run_module(f"benchmarks.{args.name}", run_name="__main__")
+
+
 def cmd_presets(args) -> None:
     from symbolic import config as config_lib
 
@@ -192,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-normalize", action="store_true", help="keep FluidSynth's raw gain")
     p.add_argument("--soundfont", type=Path, default=None)
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. chorales_nll --quick)")
+    p.add_argument("name")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to the benchmark")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("presets", help="list training presets")
     p.set_defaults(func=cmd_presets)

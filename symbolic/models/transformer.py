@@ -53,39 +53,51 @@ class CausalSelfAttention(nn.Module):
             cos, sin = rope_tables(positions, head_dim, cfg.rope_base)
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cfg.decode:
-            k, v, key_positions = self._update_cache(k, v)
-            mask = key_positions[None, None, None, :] <= positions[:, None, :, None]
+            y = self._cached_attention(q, k, v, positions)
         else:
             mask = nn.make_causal_mask(jnp.ones((batch, length), bool), dtype=bool)
-        y = nn.dot_product_attention(
-            q,
-            k,
-            v,
-            mask=mask,
-            dropout_rate=cfg.dropout,
-            deterministic=not train,
-            dropout_rng=self.make_rng("dropout") if train and cfg.dropout > 0 else None,
-            dtype=cfg.dtype,
-        )  # (B, T, H, D)
+            y = nn.dot_product_attention(
+                q,
+                k,
+                v,
+                mask=mask,
+                dropout_rate=cfg.dropout,
+                deterministic=not train,
+                dropout_rng=self.make_rng("dropout") if train and cfg.dropout > 0 else None,
+                dtype=cfg.dtype,
+            )  # (B, T, H, D)
         return nn.DenseGeneral(
             cfg.d_model, axis=(-2, -1), kernel_init=_INIT, dtype=cfg.dtype, name="out"
         )(y)
 
-    def _update_cache(self, k: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Write this step's keys/values at the cache index; return the cache and key positions."""
+    def _cached_attention(
+        self, q: jax.Array, k: jax.Array, v: jax.Array, positions: jax.Array
+    ) -> jax.Array:
+        """Append k, v [B, T, H, D] to the KV cache and attend over it: -> [B, T, H, D].
+
+        The cache is stored heads-major, [B, H, max_len, D], so that each step reads every key
+        of a head contiguously instead of transposing the whole cache once per step.
+        """
         batch, length, heads, head_dim = k.shape
-        shape = (batch, self.config.max_len, heads, head_dim)
+        shape = (batch, heads, self.config.max_len, head_dim)
         cached_k = self.variable("cache", "key", jnp.zeros, shape, k.dtype)
         cached_v = self.variable("cache", "value", jnp.zeros, shape, v.dtype)
         index = self.variable("cache", "index", lambda: jnp.array(0, jnp.int32))
-        if self.is_initializing():
-            return k, v, jnp.arange(length)
+        if self.is_initializing():  # only the cache's shapes are wanted
+            return jnp.zeros_like(q)
         start = index.value
-        cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, k, (0, start, 0, 0))
-        cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, v, (0, start, 0, 0))
+        at = (0, 0, start, 0)
+        cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, k.transpose(0, 2, 1, 3), at)
+        cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, v.transpose(0, 2, 1, 3), at)
         index.value = start + length
+        scores = jnp.einsum("bqhd,bhkd->bhqk", q, cached_k.value).astype(jnp.float32)
         # Slots past the written prefix hold zeros; the position mask hides them.
-        return cached_k.value, cached_v.value, jnp.arange(self.config.max_len)
+        visible = (
+            jnp.arange(self.config.max_len)[None, None, None, :] <= positions[:, None, :, None]
+        )
+        scores = jnp.where(visible, scores / np.sqrt(head_dim), jnp.finfo(jnp.float32).min)
+        probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+        return jnp.einsum("bhqk,bhkd->bqhd", probs, cached_v.value)
 
 
 class Block(nn.Module):
