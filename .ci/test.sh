@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/setup.sh
-.venv/bin/ruff check symbolic tests benchmarks
-.venv/bin/ruff format --check symbolic tests benchmarks
+.venv/bin/ruff check
+.venv/bin/ruff format --check
 .venv/bin/python -m pytest -q tests "$@"
