@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by the README's two commands: FluidSynth with Debian's General MIDI
-# SoundFont (for rendering), then a virtualenv in .venv with the package and its dev extras.
+# SoundFont (for rendering) and ALSA's library (python-rtmidi loads it for `symbolic play`), then a
+# virtualenv in .venv with the package and its dev extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
-  echo "setup: installing fluidsynth and fluid-soundfont-gm (Debian packages)"
+if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+  || ! ldconfig -p | grep libasound.so.2 >/dev/null; then
+  echo "setup: installing fluidsynth, fluid-soundfont-gm and libasound2 (Debian packages)"
   sudo_cmd=""
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
-    fluidsynth fluid-soundfont-gm >/dev/null
+    fluidsynth fluid-soundfont-gm libasound2 >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -64,8 +64,19 @@ def cmd_train(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from symbolic.generate import generate
+    from symbolic.generate import Controls, generate
 
+    controls = Controls(
+        key=args.key,
+        pitch_range=args.pitch_range,
+        monophonic=args.monophonic,
+        max_polyphony=args.max_polyphony,
+        grid=args.grid,
+        bars=args.bars,
+        repetition_penalty=args.repetition_penalty,
+        beam=args.beam,
+        plot=args.plot,
+    )
     paths = generate(
         args.run_dir,
         args.out,
@@ -77,9 +88,29 @@ def cmd_generate(args) -> None:
         seed=args.seed,
         prompt_midi=args.prompt,
         render=args.render,
+        controls=controls,
     )
     for path in paths:
         print(path)
+
+
+def cmd_plot(args) -> None:
+    from symbolic.plot import plot_midi
+
+    print(f"wrote {plot_midi(args.midi, args.png)}")
+
+
+def cmd_ports(args) -> None:
+    from symbolic import midi_out
+
+    for name in midi_out.list_ports():
+        print(name)
+
+
+def cmd_play(args) -> None:
+    from symbolic import midi_out
+
+    print(f"sent {midi_out.play(args.midi, args.port)} messages")
 
 
 def cmd_render(args) -> None:
@@ -138,6 +169,19 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def _add_control_args(p: argparse.ArgumentParser) -> None:
+    """Hard constraints (masks at every step), penalties, beam search and pictures."""
+    p.add_argument("--key", default=None, help='only pitches of this scale, e.g. "D minor"')
+    p.add_argument("--pitch-range", default=None, help="inclusive MIDI pitches, e.g. 60-84")
+    p.add_argument("--monophonic", action="store_true", help="at most one note per onset")
+    p.add_argument("--max-polyphony", type=int, default=None, help="most notes per onset")
+    p.add_argument("--grid", default=None, help="onsets only on this grid: 4th, 8th, 16th, ...")
+    p.add_argument("--bars", type=int, default=None, help="stop after this many new bars")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help="on pitches (1: off)")
+    p.add_argument("--beam", type=int, default=0, help="beam search width (0: sample)")
+    p.add_argument("--plot", action="store_true", help="also write a piano-roll PNG per MIDI")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symbolic", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,8 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help="train or resume a model")
-    p.add_argument("--model", choices=["transformer", "lstm"], required=True)
-    p.add_argument("--data", type=Path, required=True, help="a `symbolic prepare` output")
+    p.add_argument("--model", choices=["transformer", "lstm", "vae"], required=True)
+    p.add_argument("--data", type=Path, required=True, help="a prepare or vae prepare output")
     p.add_argument("--workdir", type=Path, required=True, help="run directory (resumed if present)")
     p.add_argument("--preset", default="demo", help="named preset in symbolic/configs/")
     p.add_argument("--steps", type=int, default=None)
@@ -193,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, required=True)
     _add_sampling_args(p)
+    _add_control_args(p)
     p.add_argument("--prompt", type=Path, default=None, help="a MIDI file to continue")
     p.add_argument("--render", action="store_true", help="also write a WAV beside each MIDI")
     p.set_defaults(func=cmd_generate)
@@ -206,6 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soundfont", type=Path, default=None)
     p.set_defaults(func=cmd_render)
 
+    p = sub.add_parser("plot", help="draw a MIDI file as a piano-roll PNG")
+    p.add_argument("midi", type=Path)
+    p.add_argument("png", type=Path)
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("ports", help="list MIDI output ports (needs python-rtmidi and ALSA)")
+    p.set_defaults(func=cmd_ports)
+
+    p = sub.add_parser("play", help="play a MIDI file to a MIDI output port in real time")
+    p.add_argument("midi", type=Path)
+    p.add_argument("--port", default=None, help="output port name (default: the first)")
+    p.set_defaults(func=cmd_play)
+
     p = sub.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. chorales_nll --quick)")
     p.add_argument("name")
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to the benchmark")
@@ -213,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="list training presets")
     p.set_defaults(func=cmd_presets)
+
+    from symbolic.vae_cli import add_vae_commands
+
+    add_vae_commands(sub)
     return parser
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 PRESET_DIR = Path(__file__).parent / "configs"
-MODEL_NAMES = ("transformer", "lstm")
+MODEL_NAMES = ("transformer", "lstm", "vae")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,30 @@ class LSTMConfig:
 
 
 @dataclass(frozen=True)
+class VAEConfig:
+    """MusicVAE: bidirectional LSTM encoder, flat or hierarchical (conductor) LSTM decoder.
+
+    `conductor_bars` 0 gives the flat decoder (short segments); n > 0 splits the segment into n
+    equal bars, each decoded from its own conductor embedding (MusicVAE's 16-bar models).
+    The loss is ELBO with beta(step) = kl_beta * (1 - kl_anneal_rate ** step) and free bits:
+    KL below `free_bits` nats per segment is not penalised (MusicVAE's max(KL - free, 0))."""
+
+    vocab_size: int = 0  # filled in from the segments' meta.json
+    seq_len: int = 0  # steps per segment, filled in from meta.json
+    embed_dim: int = 64
+    encoder_hidden: int = 512
+    decoder_hidden: int = 512
+    decoder_layers: int = 2
+    latent_dim: int = 256
+    conductor_bars: int = 0
+    conductor_hidden: int = 512
+    kl_beta: float = 0.2
+    kl_anneal_rate: float = 0.99999
+    free_bits: float = 48.0  # nats per segment
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation, evaluation and checkpoint cadence."""
 
@@ -67,7 +91,11 @@ class TrainConfig:
     seed: int = 0
 
 
-MODEL_CONFIGS: dict[str, type] = {"transformer": TransformerConfig, "lstm": LSTMConfig}
+MODEL_CONFIGS: dict[str, type] = {
+    "transformer": TransformerConfig,
+    "lstm": LSTMConfig,
+    "vae": VAEConfig,
+}
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic import checkpoint, grammar, models, sampling, tokenization
+from symbolic import beam, checkpoint, constraints, grammar, midi_io, models, sampling, tokenization
 from symbolic.config import RunConfig
 
 REPORT_FILE = "generation.json"
@@ -35,6 +35,35 @@ class LoadedRun:
     params: Any
     meta: dict
     tokenizer: Any  # a miditok.MusicTokenizer, loaded through symbolic.tokenization
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Controllable generation: hard constraints (masks at every step), repetition penalty,
+    beam search and pictures. The defaults change nothing."""
+
+    key: str | None = None  # "D minor": only Pitch tokens in the scale; also the key signature
+    pitch_range: str | None = None  # "60-84", inclusive MIDI pitches
+    monophonic: bool = False  # at most one note per onset (max_polyphony=1)
+    max_polyphony: int | None = None  # at most this many notes per onset
+    grid: str | None = None  # "8th": onsets only on this grid (see constraints.GRIDS)
+    bars: int | None = None  # stop after this many new bars (the next Bar becomes EOS)
+    repetition_penalty: float = 1.0  # on Pitch tokens already in the piece; 1.0 is off
+    beam: int = 0  # beam width; 0 samples, >= 1 runs beam search (temperature ignored)
+    plot: bool = False  # write a piano-roll PNG beside each MIDI
+
+    def spec(self) -> constraints.Spec:
+        """The constraints these controls ask for (parsed and checked)."""
+        polyphony = 1 if self.monophonic else self.max_polyphony
+        key = constraints.parse_key(self.key) if self.key else None
+        low_high = constraints.parse_pitch_range(self.pitch_range) if self.pitch_range else None
+        return constraints.Spec(
+            key=key,
+            pitch_range=low_high,
+            max_polyphony=polyphony,
+            grid=self.grid,
+            bars=self.bars,
+        )
 
 
 @dataclass(frozen=True)
@@ -120,15 +149,72 @@ def jitted_sampler(model_name: str, model_config, max_tokens: int, eos_id: int, 
     return jax.jit(sample)
 
 
-def compile_sampler(run: LoadedRun, model_config, max_tokens: int, args: tuple, kwargs: dict):
-    """Compile the sampler for these arguments ahead of time: -> (compiled, seconds)."""
-    special = run.meta["special_ids"]
-    fn = jitted_sampler(
-        run.config.model_name, model_config, max_tokens, int(special["eos"]), int(special["pad"])
+@functools.cache
+def jitted_beam(model_name: str, model_config, max_tokens: int, width: int, eos: int, pad: int):
+    """`beam.beam_search` bound to one model and jitted (cached as `jitted_sampler`)."""
+    step = functools.partial(models.get(model_name).decode_step, model_config)
+    search = functools.partial(
+        beam.beam_search,
+        step,
+        beam_width=width,
+        max_new_tokens=max_tokens,
+        eos_id=eos,
+        pad_id=pad,
     )
+    return jax.jit(search)
+
+
+def _timed_compile(fn, args: tuple, kwargs: dict):
+    """Compile a jitted fn for these arguments ahead of time: -> (compiled, seconds)."""
     started = time.perf_counter()
     compiled = fn.lower(*args, **kwargs).compile()
     return compiled, time.perf_counter() - started
+
+
+def control_arrays(run: LoadedRun, controls: Controls, prompt: list[int]) -> dict:
+    """Sampler keyword arguments for the constraints and the repetition penalty of `controls`."""
+    kwargs: dict = {}
+    spec = controls.spec()
+    if spec != constraints.Spec():
+        tables = constraints.build(run.tokenizer, spec)
+        kwargs["constraints"] = sampling.ConstraintArrays(
+            jnp.asarray(tables.allowed),
+            jnp.asarray(tables.transition),
+            jnp.asarray(tables.merge_into_eos),
+        )
+        kwargs["constraint_states"] = tables.state_after(prompt[1:])
+    if controls.repetition_penalty != 1.0:
+        pitches = np.zeros(len(run.tokenizer.vocab), bool)
+        pitches[run.tokenizer.token_ids_of_type("Pitch")] = True
+        kwargs["repetition_penalty"] = controls.repetition_penalty
+        kwargs["penalty_ids"] = jnp.asarray(pitches)
+    return kwargs
+
+
+def _search_fn(run: LoadedRun, model_config, max_tokens: int, beam_width: int, num: int):
+    """The jitted sampler (or beam search when beam_width >= 1) and its decode-state rows."""
+    special = run.meta["special_ids"]
+    eos, pad = int(special["eos"]), int(special["pad"])
+    name = run.config.model_name
+    if beam_width:
+        return jitted_beam(name, model_config, max_tokens, beam_width, eos, pad), beam_width
+    return jitted_sampler(name, model_config, max_tokens, eos, pad), num
+
+
+def _search_kwargs(
+    run: LoadedRun, automaton, prompt: list[int], grammar_state: int, controls, rows: int
+) -> dict:
+    """Grammar, constraint and penalty keyword arguments for `rows` copies of the prompt."""
+    extra = control_arrays(run, controls, prompt)
+    if "constraint_states" in extra:
+        extra["constraint_states"] = jnp.full((rows,), extra["constraint_states"], jnp.int32)
+    return dict(
+        grammar=sampling.GrammarArrays(
+            jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition, jnp.int32)
+        ),
+        grammar_states=jnp.full((rows,), grammar_state, jnp.int32),
+        **extra,
+    )
 
 
 def sample_tokens(
@@ -143,52 +229,66 @@ def sample_tokens(
     top_k: int,
     top_p: float,
     seed: int,
+    controls: Controls | None = None,
 ) -> tuple[np.ndarray, np.ndarray, SamplingStats]:
-    """Sample `num` continuations of `prompt` in one batch.
+    """Sample `num` continuations of `prompt` in one batch (or beam search, see `Controls`).
 
     Returns tokens [num, P + max_tokens] int32, lengths [num] int32 (numpy) and timings.
     """
+    controls = controls or Controls()
     check_length(run.config, len(prompt), max_tokens)
-    impl = models.get(run.config.model_name)
     model_config = decode_config(run.config, len(prompt) + max_tokens)
+    rows = 1 if controls.beam else num  # beam search: one prompt, `beam` rows
+    fn, state_rows = _search_fn(run, model_config, max_tokens, controls.beam, num)
+    kwargs = _search_kwargs(run, automaton, prompt, grammar_state, controls, rows)
+    if not controls.beam:
+        kwargs.update(
+            rng=jax.random.PRNGKey(seed), temperature=temperature, top_k=top_k, top_p=top_p
+        )
+    impl = models.get(run.config.model_name)
     args = (
         run.params,
-        impl.init_decode_state(model_config, run.params, num),
-        jnp.asarray([prompt] * num, jnp.int32),
+        impl.init_decode_state(model_config, run.params, state_rows),
+        jnp.asarray([prompt] * rows, jnp.int32),
     )
-    kwargs = dict(
-        rng=jax.random.PRNGKey(seed),
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        grammar=sampling.GrammarArrays(
-            jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition, jnp.int32)
-        ),
-        grammar_states=jnp.full((num,), grammar_state, jnp.int32),
-    )
-    compiled, compile_s = compile_sampler(run, model_config, max_tokens, args, kwargs)
+    compiled, compile_s = _timed_compile(fn, args, kwargs)
     started = time.perf_counter()
     out = jax.block_until_ready(compiled(*args, **kwargs))
     sample_s = time.perf_counter() - started
     tokens, lengths = np.asarray(out.tokens), np.asarray(out.lengths)
+    if controls.beam:  # the best min(num, beam) beams, best first
+        tokens, lengths = tokens[0, :num], lengths[0, :num]
+        num = len(tokens)
     new = int((lengths - len(prompt)).sum())
     stats = SamplingStats(num, len(prompt), new, compile_s, sample_s, new / max(sample_s, 1e-9))
     return tokens, lengths, stats
 
 
 def write_samples(
-    run: LoadedRun, tokens: np.ndarray, lengths: np.ndarray, out_dir: Path
+    run: LoadedRun,
+    tokens: np.ndarray,
+    lengths: np.ndarray,
+    out_dir: Path,
+    controls: Controls | None = None,
 ) -> tuple[list[Path], list[int]]:
-    """Decode each row of tokens [num, L] (up to its length) to OUT_DIR/sample_NNN.mid.
+    """Decode each row of tokens [num, L] (up to its length) to OUT_DIR/sample_NNN.mid, a
+    DAW-ready file (`midi_io`) with the key signature of `controls.key` (else estimated), and
+    a piano roll sample_NNN.png with `controls.plot`.
 
     Returns the paths and each sample's note count; a sample without notes gets a warning.
     """
+    controls = controls or Controls()
+    key = constraints.parse_key(controls.key) if controls.key else None
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, notes = [], []
     for i, (row, length) in enumerate(zip(tokens, lengths, strict=True)):
         path = out_dir / f"sample_{i:03d}.mid"
         score = tokenization.decode(run.tokenizer, row[:length])  # specials are dropped
-        tokenization.save_midi(score, path)
+        midi_io.save_daw_midi(score, path, key=key, monophonic=controls.monophonic)
+        if controls.plot:
+            from symbolic.plot import plot_midi  # matplotlib only when asked
+
+            plot_midi(path, path.with_suffix(".png"))
         paths.append(path)
         notes.append(sum(len(track.notes) for track in score.tracks))
         if notes[-1] == 0:
@@ -209,6 +309,7 @@ def generate(
     prompt_midi: str | Path | None = None,
     render: bool = False,
     sample_rate: int = 44100,
+    controls: Controls | None = None,
 ) -> list[Path]:
     """Sample `num` pieces from the run in RUN_DIR and write OUT_DIR/sample_000.mid, ... .
 
@@ -216,7 +317,8 @@ def generate(
     without, it starts from BOS. temperature 0 is greedy; top_k 0 and top_p 1 disable those
     filters; the token grammar always applies. `render` also writes sample_000.wav, ... with
     FluidSynth. OUT_DIR/generation.json records the settings, lengths, note counts and the
-    sampling speed, which is also printed. Returns the MIDI paths, then the WAV paths.
+    sampling speed, which is also printed. `controls` adds constraints, a repetition penalty,
+    beam search and piano-roll PNGs (see `Controls`). Returns the MIDI paths, then the WAV paths.
     """
     if num < 1 or max_tokens < 1:
         raise ValueError(f"num and max_tokens must be >= 1 (got {num}, {max_tokens})")
@@ -226,8 +328,11 @@ def generate(
     run = load(run_dir)
     automaton = grammar.build_grammar(run.tokenizer)
     prompt, state = prompt_ids(run, automaton, prompt_midi)
-    tokens, lengths, stats = sample_tokens(run, prompt, state, automaton, **settings)
-    paths, notes = write_samples(run, tokens, lengths, Path(out_dir))
+    controls = controls or Controls()
+    tokens, lengths, stats = sample_tokens(
+        run, prompt, state, automaton, **settings, controls=controls
+    )
+    paths, notes = write_samples(run, tokens, lengths, Path(out_dir), controls)
     if render:
         from symbolic.render import render as render_wav  # FluidSynth only when asked
 
@@ -235,6 +340,7 @@ def generate(
     report = {
         "run_dir": str(run_dir),
         "settings": {**settings, "prompt_midi": str(prompt_midi) if prompt_midi else None},
+        "controls": asdict(controls),
         "stats": asdict(stats),
         "lengths": lengths.tolist(),
         "notes": notes,

@@ -27,4 +27,77 @@ def mean_metrics(sums: dict[str, float]) -> dict[str, float]:
         "nll": float(sums["nll_sum"]) / count,
         "accuracy": float(sums["correct_sum"]) / count,
         "tokens": float(sums["token_count"]),
+        **_segment_means(sums),
     }
+
+
+def _segment_means(sums: dict[str, float]) -> dict[str, float]:
+    """Per-segment means of a VAE's sums (KL nats per segment, exact copies); {} for LMs."""
+    if "segment_count" not in sums:
+        return {}
+    segments = max(float(sums["segment_count"]), 1.0)
+    return {
+        "kl": float(sums["kl_sum"]) / segments,
+        "segment_accuracy": float(sums["segment_correct_sum"]) / segments,
+        "segments": float(sums["segment_count"]),
+    }
+
+
+def kl_beta(step: jax.Array, beta: float, rate: float) -> jax.Array:
+    """MusicVAE's KL annealing: beta * (1 - rate ** step), rising from 0 towards `beta`."""
+    return beta * (1.0 - jnp.power(rate, step.astype(jnp.float32)))
+
+
+def elbo_sums(
+    logits: jax.Array,
+    targets: jax.Array,
+    mask: jax.Array,
+    mu: jax.Array,
+    logvar: jax.Array,
+    free_bits: float,
+) -> dict[str, jax.Array]:
+    """Reconstruction sums (as `token_nll_sums`) plus KL over the segments with any unmasked step:
+    logits [B, T, V], targets [B, T] int32, mask [B, T], mu/logvar [B, Z] -> scalars
+    {..., "kl_sum", "kl_penalty_sum" (KL above `free_bits` nats), "segment_count",
+    "segment_correct_sum" (segments reproduced exactly)}."""
+    sums = token_nll_sums(logits, targets, mask)
+    rows = jnp.max(mask, axis=-1)  # [B]
+    kl = 0.5 * jnp.sum(jnp.exp(logvar) + mu**2 - 1.0 - logvar, axis=-1)
+    correct = (jnp.argmax(logits, axis=-1) == targets) | (mask == 0)
+    return {
+        **sums,
+        "kl_sum": jnp.sum(kl * rows),
+        "kl_penalty_sum": jnp.sum(jnp.maximum(kl - free_bits, 0.0) * rows),
+        "segment_count": jnp.sum(rows),
+        "segment_correct_sum": jnp.sum(jnp.all(correct, axis=-1) * rows),
+    }
+
+
+def lm_objective(model, params, batch: dict, *, step, rng, train: bool):
+    """Next-token cross-entropy: (mean nats per unmasked token, sums)."""
+    logits = model.apply({"params": params}, batch["inputs"], train=train, rngs={"dropout": rng})
+    sums = token_nll_sums(logits, batch["targets"], batch["mask"])
+    return sums["nll_sum"] / jnp.maximum(sums["token_count"], 1.0), sums
+
+
+def elbo_objective(model, params, batch: dict, *, step, rng, train: bool):
+    """MusicVAE's loss per segment: reconstruction NLL + beta(step) * max(KL - free bits, 0).
+    The batch's targets are the segments [B, T] int32 (inputs are the same segments)."""
+    cfg = model.config
+    latent_rng, dropout_rng = jax.random.split(rng)
+    logits, mu, logvar = model.apply(
+        {"params": params},
+        batch["targets"],
+        train=train,
+        rngs={"latent": latent_rng, "dropout": dropout_rng},
+    )
+    sums = elbo_sums(logits, batch["targets"], batch["mask"], mu, logvar, cfg.free_bits)
+    beta = kl_beta(step, cfg.kl_beta, cfg.kl_anneal_rate)
+    loss = (sums["nll_sum"] + beta * sums["kl_penalty_sum"]) / jnp.maximum(
+        sums["segment_count"], 1.0
+    )
+    return loss, {**sums, "beta": beta}
+
+
+# Training objectives by name; `symbolic.models.objective(model_name)` picks one per model.
+OBJECTIVES = {"lm": lm_objective, "elbo": elbo_objective}

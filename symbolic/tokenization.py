@@ -205,6 +205,13 @@ def ensure_tempo_and_meter(score: Score) -> Score:
     return score
 
 
+def program_name(program: int, is_drum: bool = False) -> str:
+    """General MIDI instrument name of ``program`` (0-127), ``"Drums"`` for a drum track."""
+    if is_drum:
+        return "Drums"
+    return miditok.constants.MIDI_INSTRUMENTS[program]["name"]
+
+
 def save_midi(score: Score, path: str | Path) -> Path:
     """Write ``score`` as a type-1 standard MIDI file that mido and music21 can open.
 

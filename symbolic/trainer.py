@@ -21,8 +21,9 @@ from symbolic import models, parallel
 from symbolic.baselines import unigram_nll
 from symbolic.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
 from symbolic.config import RunConfig
+from symbolic.data import segments as segments_lib
 from symbolic.data.batches import Split, eval_batches, load_meta, load_split, train_batch
-from symbolic.losses import mean_metrics
+from symbolic.losses import OBJECTIVES, mean_metrics
 from symbolic.optim import learning_rate_schedule, make_optimizer
 from symbolic.state import init_state
 from symbolic.steps import eval_step, train_step
@@ -32,9 +33,16 @@ SUMMARY_FILE = "summary.json"
 
 
 def with_vocab_size(config: RunConfig, meta: dict) -> RunConfig:
-    """The config with the model's vocabulary sized to the data set's."""
+    """The config with the model's vocabulary sized to the data set's; for segment data (fixed
+    length, see `symbolic.data.segments`) also the model's and the batches' segment length."""
     model = dataclasses.replace(config.model, vocab_size=int(meta["vocab_size"]))
-    return dataclasses.replace(config, model=model)
+    if meta.get("kind") != segments_lib.SEGMENTS_KIND:
+        return dataclasses.replace(config, model=model)
+    length = int(meta["segment_steps"])
+    if hasattr(model, "seq_len"):
+        model = dataclasses.replace(model, seq_len=length)
+    train_cfg = dataclasses.replace(config.train, seq_len=length)
+    return dataclasses.replace(config, model=model, train=train_cfg)
 
 
 def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConfig:
@@ -51,11 +59,12 @@ def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConf
                 f"{previous.model}); use a new --workdir"
             )
         old_meta = json.loads((run_dir / META_FILE).read_text())
-        if old_meta["tokenizer_hash"] != meta["tokenizer_hash"]:
+        if old_meta.get("tokenizer_hash") != meta.get("tokenizer_hash"):
             raise ValueError(f"{run_dir}: was trained with another tokenizer than {data_dir}")
     config.save(run_dir / CONFIG_FILE)
     shutil.copyfile(Path(data_dir) / META_FILE, run_dir / META_FILE)
-    shutil.copyfile(Path(data_dir) / TOKENIZER_FILE, run_dir / TOKENIZER_FILE)
+    if (Path(data_dir) / TOKENIZER_FILE).is_file():  # segment data has a fixed encoding instead
+        shutil.copyfile(Path(data_dir) / TOKENIZER_FILE, run_dir / TOKENIZER_FILE)
     return config
 
 
@@ -74,32 +83,88 @@ def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
     mesh = parallel.make_mesh(devices)
     parallel.check_batch_size(config.train.batch_size, mesh)
     model, tx = models.build(config.model_name, config.model), make_optimizer(config.train)
+    objective = OBJECTIVES[models.objective(config.model_name)]
     rep, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
     tcfg = config.train
     init = jax.jit(
         functools.partial(init_state, model, tx, tcfg.seed, 1, tcfg.seq_len), out_shardings=rep
     )
     train = jax.jit(
-        functools.partial(train_step, model=model, tx=tx, seed=tcfg.seed),
+        functools.partial(train_step, model=model, tx=tx, seed=tcfg.seed, objective=objective),
         in_shardings=(rep, data),
         out_shardings=(rep, rep),
         donate_argnums=0,
     )
     evaluate = jax.jit(
-        functools.partial(eval_step, model=model), in_shardings=(rep, data), out_shardings=rep
+        functools.partial(eval_step, model=model, objective=objective),
+        in_shardings=(rep, data),
+        out_shardings=rep,
     )
     return Compiled(train=train, evaluate=evaluate, init=init, mesh=mesh)
 
 
-def evaluate(compiled: Compiled, params, split: Split, config: RunConfig, pad_id: int) -> dict:
-    """Validation metrics over the split's windows (nats per token)."""
-    tcfg = config.train
+def evaluate(compiled: Compiled, params, batches) -> dict:
+    """Validation metrics summed over `batches` (host dicts), then averaged (nats per token)."""
     totals: dict[str, float] = {}
-    for batch in eval_batches(split, tcfg.batch_size, tcfg.seq_len, tcfg.eval_max_windows, pad_id):
+    for batch in batches:
         sums = compiled.evaluate(params, parallel.shard_batch(batch, compiled.mesh))
         for key, value in jax.device_get(sums).items():
             totals[key] = totals.get(key, 0.0) + float(value)
     return mean_metrics(totals)
+
+
+class TokenData:
+    """A `symbolic prepare` directory: random windows of the token stream (language models)."""
+
+    def __init__(self, data_dir: Path, config: RunConfig, meta: dict):
+        self.config, self.pad_id = config, int(meta["special_ids"]["pad"])
+        self.splits = {name: load_split(data_dir, name) for name in ("train", "valid")}
+
+    def train_batch(self, step: int) -> dict:
+        tcfg = self.config.train
+        return train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step)
+
+    def eval_batches(self):
+        tcfg = self.config.train
+        return eval_batches(
+            self.splits["valid"], tcfg.batch_size, tcfg.seq_len, tcfg.eval_max_windows, self.pad_id
+        )
+
+    def baseline_nll(self) -> float:
+        return baseline_nll(self.splits["train"], self.splits["valid"], self.config)
+
+
+class SegmentData:
+    """A `symbolic vae prepare` directory: whole fixed-length segments [N, T] per batch row."""
+
+    def __init__(self, data_dir: Path, config: RunConfig, meta: dict):
+        self.config = config
+        self.splits = {
+            name: segments_lib.load_segments(data_dir, name)["segments"]
+            for name in ("train", "valid")
+        }
+
+    def train_batch(self, step: int) -> dict:
+        tcfg = self.config.train
+        return segments_lib.segment_train_batch(
+            self.splits["train"], tcfg.batch_size, tcfg.seed, step
+        )
+
+    def eval_batches(self):
+        return segments_lib.segment_eval_batches(
+            self.splits["valid"], self.config.train.batch_size, self.config.train.eval_max_windows
+        )
+
+    def baseline_nll(self) -> float:
+        train, valid = self.splits["train"].ravel(), self.splits["valid"].ravel()
+        return unigram_nll(train, valid, self.config.model.vocab_size)
+
+
+def load_data(data_dir: Path, config: RunConfig, meta: dict) -> TokenData | SegmentData:
+    """The batch source for a prepared directory, by the kind its meta.json declares."""
+    if meta.get("kind") == segments_lib.SEGMENTS_KIND:
+        return SegmentData(data_dir, config, meta)
+    return TokenData(data_dir, config, meta)
 
 
 def baseline_nll(train: Split, valid: Split, config: RunConfig) -> float:
@@ -109,6 +174,14 @@ def baseline_nll(train: Split, valid: Split, config: RunConfig) -> float:
     if tcfg.eval_max_windows > 0:
         num_targets = min(num_targets, tcfg.eval_max_windows * tcfg.seq_len)
     return unigram_nll(train.tokens, valid.tokens[1 : 1 + num_targets], config.model.vocab_size)
+
+
+def _latent_record(metrics: dict) -> dict:
+    """A VAE's KL annealing weight and KL nats per segment for the train log; {} for LMs."""
+    if "kl_sum" not in metrics:
+        return {}
+    segments = max(float(metrics["segment_count"]), 1.0)
+    return {"beta": float(metrics["beta"]), "kl": float(metrics["kl_sum"]) / segments}
 
 
 class MetricsLog:
@@ -126,12 +199,11 @@ def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = 
     """Train (or resume) `config` on DATA_DIR inside RUN_DIR; returns the run's summary."""
     data_dir, run_dir = Path(data_dir), Path(run_dir)
     config = prepare_run_dir(config, data_dir, run_dir)
-    meta = load_meta(data_dir)
-    splits = {name: load_split(data_dir, name) for name in ("train", "valid")}
+    data = load_data(data_dir, config, load_meta(data_dir))
     compiled = compile_steps(config)
     checkpoints = Checkpoints(run_dir)
     try:
-        loop = TrainLoop(config, compiled, checkpoints, splits, meta, run_dir)
+        loop = TrainLoop(config, compiled, checkpoints, data, run_dir)
         return loop.run(progress)
     finally:
         checkpoints.close()
@@ -140,10 +212,9 @@ def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = 
 class TrainLoop:
     """State of one training run between steps: early stopping, logging, checkpoint cadence."""
 
-    def __init__(self, config, compiled, checkpoints, splits, meta, run_dir):
+    def __init__(self, config, compiled, checkpoints, data, run_dir):
         self.config, self.compiled, self.checkpoints = config, compiled, checkpoints
-        self.splits, self.run_dir = splits, run_dir
-        self.pad_id = int(meta["special_ids"]["pad"])
+        self.data, self.run_dir = data, run_dir
         self.log = MetricsLog(run_dir / METRICS_FILE)
         self.lr = learning_rate_schedule(config.train)
         self.progress = {"best_nll": None, "evals_without_improvement": 0, "stopped_early": False}
@@ -175,9 +246,7 @@ class TrainLoop:
         window_start, window_tokens, last_loss = time.time(), 0, float("nan")
         step, metrics = first_step, None
         while step < tcfg.steps and not self.progress["stopped_early"]:
-            batch = train_batch(
-                self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step
-            )
+            batch = self.data.train_batch(step)
             previous = metrics
             state, metrics = self.compiled.train(
                 state, parallel.shard_batch(batch, self.compiled.mesh)
@@ -199,6 +268,7 @@ class TrainLoop:
                         "grad_norm": float(metrics["grad_norm"]),
                         "lr": float(self.lr(step - 1)),
                         "tokens_per_s": tokens_per_s,
+                        **_latent_record(metrics),
                     }
                 )
                 bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{tokens_per_s:,.0f}")
@@ -216,8 +286,7 @@ class TrainLoop:
 
     def _compile_train(self, state) -> float:
         """Compile the train step ahead of time, so compile time is reported on its own."""
-        tcfg = self.config.train
-        batch = train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, 0)
+        batch = self.data.train_batch(0)
         start = time.time()
         self.compiled.train = self.compiled.train.lower(
             state, parallel.shard_batch(batch, self.compiled.mesh)
@@ -225,9 +294,7 @@ class TrainLoop:
         return time.time() - start
 
     def _evaluate(self, state, step: int) -> None:
-        metrics = evaluate(
-            self.compiled, state.params, self.splits["valid"], self.config, self.pad_id
-        )
+        metrics = evaluate(self.compiled, state.params, self.data.eval_batches())
         best = self.progress["best_nll"]
         if best is None or metrics["nll"] < best - 1e-4:
             self.progress.update(best_nll=metrics["nll"], evals_without_improvement=0)
@@ -258,9 +325,7 @@ class TrainLoop:
             "steps_this_session": steps_done,
             "final_train_loss": last_loss,
             "best_valid_nll": self.progress["best_nll"],
-            "unigram_valid_nll": baseline_nll(
-                self.splits["train"], self.splits["valid"], self.config
-            ),
+            "unigram_valid_nll": self.data.baseline_nll(),
             "stopped_early": self.progress["stopped_early"],
             "tokens_per_s": float(np.median(tokens_per_s)) if tokens_per_s else None,
             "compile_s": compile_s,

@@ -107,6 +107,15 @@ def _load(task: _Task) -> Score:
     return score
 
 
+def load_work(work: Work, root: Path, cache_dir: Path | None = None) -> Score:
+    """One manifest work as a ``symusic.Score``, checked against its sha256, through the
+    conversion cache (the same Scores `prepare` tokenizes; used by the segments path)."""
+    reason = check_work(root, work)
+    if reason is not None:
+        raise ValueError(f"{work.id}: {reason}")
+    return _load(_Task(work, root, (0,), cache_dir))
+
+
 def _pitch_bounds(score: Score) -> tuple[int, int] | None:
     """Lowest and highest pitch of non-drum notes, or None if there are none."""
     pitches = [track.notes.numpy()["pitch"] for track in score.tracks if not track.is_drum]

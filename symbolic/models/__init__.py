@@ -4,6 +4,10 @@
 - `init_decode_state(config, params, batch_size) -> state` (a KV cache, or LSTM carries)
 - `decode_step(config, params, state, tokens [B] int32) -> (logits [B, V] float32, state)`
 
+and is registered with the name of its training objective in `symbolic.losses.OBJECTIVES`
+("lm": next-token cross-entropy; "elbo": the VAE's reconstruction + beta * KL). The VAE decodes
+whole segments from a latent instead (`vae.sample`).
+
 Models import only jax, flax and numpy: no I/O, no tokenizer.
 """
 
@@ -13,11 +17,12 @@ from types import ModuleType
 
 from flax import linen as nn
 
-from symbolic.models import lstm, transformer
+from symbolic.models import lstm, transformer, vae
 
-_REGISTRY: dict[str, tuple[ModuleType, type[nn.Module]]] = {
-    "transformer": (transformer, transformer.TransformerLM),
-    "lstm": (lstm, lstm.LSTMLM),
+_REGISTRY: dict[str, tuple[ModuleType, type[nn.Module], str]] = {
+    "transformer": (transformer, transformer.TransformerLM, "lm"),
+    "lstm": (lstm, lstm.LSTMLM, "lm"),
+    "vae": (vae, vae.MusicVAE, "elbo"),
 }
 
 
@@ -32,6 +37,12 @@ def build(name: str, config) -> nn.Module:
     """The Flax module for model `name` configured by `config`."""
     get(name)
     return _REGISTRY[name][1](config)
+
+
+def objective(name: str) -> str:
+    """The name of model `name`'s training objective (a key of `symbolic.losses.OBJECTIVES`)."""
+    get(name)
+    return _REGISTRY[name][2]
 
 
 def names() -> list[str]:

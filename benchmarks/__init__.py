@@ -1,0 +1,1 @@
+"""Benchmarks: one folder each, holding its script and its committed results."""

@@ -1,0 +1,84 @@
+"""Helpers every benchmark shares: where it ran (devices, versions, platform), the exact command,
+and writing `results.json` (one flat object) beside `results.md`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
+Scalar = str | int | float | bool | None
+
+
+def command_line(module: str) -> str:
+    """The command that is running, as it would be typed from the repository root."""
+    return " ".join(["python", "-m", module, *sys.argv[1:]])
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def git_commit() -> str | None:
+    """HEAD of the repository (with '+dirty' for uncommitted changes), or None outside git."""
+    try:
+        dirty = "+dirty" if _git("status", "--porcelain") else ""
+        return _git("rev-parse", "--short", "HEAD") + dirty
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def environment() -> dict[str, Scalar]:
+    """Devices, library versions and platform, flat, for results.json."""
+    import jax
+
+    devices = jax.devices()
+    env: dict[str, Scalar] = {
+        "device": str(devices[0]),
+        "devices": ", ".join(str(d) for d in devices),
+        "device_kind": devices[0].device_kind,
+        "backend": jax.default_backend(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+    }
+    for package in PACKAGES:
+        try:
+            env[f"{package}_version"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            env[f"{package}_version"] = None
+    return env
+
+
+def write_results(out_dir: Path, results: dict[str, Scalar], markdown: str) -> tuple[Path, Path]:
+    """Write OUT_DIR/results.json (a flat object: scalars only) and OUT_DIR/results.md."""
+    nested = sorted(k for k, v in results.items() if not isinstance(v, Scalar))
+    if nested:
+        raise TypeError(f"results.json must be flat; not scalars: {nested}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "results.json", out_dir / "results.md"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    md_path.write_text(markdown.rstrip() + "\n")
+    return json_path, md_path
+
+
+def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A GitHub-flavoured Markdown table; floats are printed with 3 decimals."""
+
+    def cell(value: object) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

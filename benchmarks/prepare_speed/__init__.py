@@ -1,0 +1,1 @@
+"""`symbolic prepare` (every core) against a plain single-process music21 + MidiTok loop."""

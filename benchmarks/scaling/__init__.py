@@ -1,0 +1,1 @@
+"""Train step time against the number of devices and against the sequence length."""

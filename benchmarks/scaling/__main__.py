@@ -1,0 +1,5 @@
+"""`python -m benchmarks.scaling [--quick] [--dtype auto|float32|bfloat16]`."""
+
+from benchmarks.scaling.run import main
+
+main()

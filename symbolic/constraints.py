@@ -1,0 +1,267 @@
+"""Hard musical constraints as token-id masks and a small side automaton: numpy only.
+
+A ``Constraints`` object is a second automaton that runs beside the grammar
+(``symbolic.grammar``), so the sampler masks a token unless *both* allow it. It is the
+product of a few tiny components, each an ``[E, V]`` table pair over token ids:
+
+* key / pitch range: static masks on ``Pitch`` (MIDI-Like: ``NoteOn``) tokens; drums
+  (``PitchDrum``, ``DrumOn``) are unpitched, so never masked;
+* polyphony: a counter of notes at the current onset, reset by ``Position`` and ``Bar``;
+  at the limit no ``Program`` or ``Pitch`` may start another note there (``--monophonic``
+  is a limit of 1). It counts notes per onset, not sounding notes: a long note may still
+  ring under the next onset (``midi_io`` trims same-pitch overlaps only);
+* rhythmic grid: ``Position`` tokens only on multiples of the grid step. A position is a
+  twelfth of the time signature's beat (a quarter in x/4, an eighth in x/8), so the
+  component remembers the last ``TimeSig`` denominator;
+* bars: a counter of ``Bar`` tokens; once N bars have started, the next ``Bar`` is
+  forbidden and its probability goes to EOS (``merge_into_eos``), so the piece ends where
+  the model would have begun bar N + 1.
+
+The product stays small (at most ``(k + 1) * 2 * (N + 1)`` states) because the grammar
+state is not part of it. Dead ends: the grammar forces a ``Pitch`` after ``Program``, so
+the polyphony component forbids ``Program`` with the ``Pitch``; an empty pitch set is an
+error here, before sampling; and the sampler falls back to the grammar mask alone for a
+row where the intersection leaves nothing (documented safety net, not expected to fire).
+Never imports jax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+_PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}  # natural minor
+# Grid name -> length in quarter notes (as a fraction numerator/denominator).
+GRIDS = {
+    "4th": (1, 1),
+    "quarter": (1, 1),
+    "8th": (1, 2),
+    "16th": (1, 4),
+    "8th-triplet": (1, 3),
+    "16th-triplet": (1, 6),
+}
+_CIRCLE = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 5: -1, 10: -2, 3: -3, 8: -4, 1: -5}
+
+
+@dataclass(frozen=True)
+class Key:
+    """A tonic pitch class (0 = C) and mode (``"major"`` or ``"minor"``)."""
+
+    tonic: int
+    mode: str
+
+    def pitch_classes(self) -> frozenset[int]:
+        return frozenset((self.tonic + step) % 12 for step in _SCALES[self.mode])
+
+    def sharps(self) -> int:
+        """Sharps (> 0) or flats (< 0) of the key signature, as a MIDI key_signature needs."""
+        major_tonic = self.tonic if self.mode == "major" else (self.tonic + 3) % 12
+        return _CIRCLE[major_tonic]
+
+
+def parse_key(text: str) -> Key:
+    """``"D minor"``, ``"F# major"``, ``"Bb minor"``, ``"c"`` (major) -> ``Key``."""
+    match = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*", text)
+    if not match:
+        raise ValueError(f"key {text!r}: expected e.g. 'D minor', 'F# major', 'Bb minor'")
+    letter, accidental, mode = match.groups()
+    tonic = _PITCH_CLASSES[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]
+    mode = "minor" if mode in ("minor", "min", "m") else "major"
+    return Key(tonic % 12, mode)
+
+
+def parse_pitch_range(text: str) -> tuple[int, int]:
+    """``"60-84"`` -> ``(60, 84)``, both inclusive MIDI pitches."""
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
+    if not match or int(match[1]) > int(match[2]) or int(match[2]) > 127:
+        raise ValueError(f"pitch range {text!r}: expected LOW-HIGH MIDI pitches, e.g. 60-84")
+    return int(match[1]), int(match[2])
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to constrain; ``None`` leaves that aspect free."""
+
+    key: Key | None = None
+    pitch_range: tuple[int, int] | None = None
+    max_polyphony: int | None = None  # notes per onset; 1 is monophonic
+    grid: str | None = None  # a name in GRIDS
+    bars: int | None = None  # new bars before EOS
+
+
+@dataclass(frozen=True)
+class Component:
+    """One small automaton over token ids: ``allowed``/``transition`` are ``[E, V]``.
+
+    ``merge_into_eos`` ``[E, V]`` bool marks forbidden tokens whose probability moves to
+    EOS. ``counts_prompt`` False means the component starts fresh after a prompt.
+    """
+
+    allowed: np.ndarray
+    transition: np.ndarray
+    merge_into_eos: np.ndarray
+    start: int = 0
+    counts_prompt: bool = True
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """The product of components: tables ``[E, V]`` for the sampler, plus the parts."""
+
+    allowed: np.ndarray  # [E, V] bool
+    transition: np.ndarray  # [E, V] int32
+    merge_into_eos: np.ndarray  # [E, V] bool
+    components: tuple[Component, ...]
+
+    def state_after(self, ids) -> int:
+        """Product state after the prompt ``ids`` (after BOS), not checking ``allowed``: a
+        prompt need not obey the constraints, only the continuation does."""
+        parts = []
+        for comp in self.components:
+            state = comp.start
+            if comp.counts_prompt:
+                for token in np.asarray(ids, dtype=np.int64).reshape(-1):
+                    state = int(comp.transition[state, token])
+            parts.append(state)
+        return _encode(parts, [c.allowed.shape[0] for c in self.components])
+
+
+def _encode(parts: list[int], sizes: list[int]) -> int:
+    index = 0
+    for part, size in zip(parts, sizes, strict=True):
+        index = index * size + part
+    return index
+
+
+def _ids(vocab: dict[str, int], kind: str) -> dict[str, int]:
+    """``{value: id}`` of the tokens ``kind_value``."""
+    prefix = kind + "_"
+    return {tok[len(prefix) :]: i for tok, i in vocab.items() if tok.startswith(prefix)}
+
+
+def _static(vocab_size: int, mask: np.ndarray) -> Component:
+    """A one-state component allowing ``mask`` ``[V]`` bool."""
+    return Component(
+        mask[None].copy(),
+        np.zeros((1, vocab_size), np.int32),
+        np.zeros((1, vocab_size), bool),
+    )
+
+
+def pitch_mask(vocab: dict[str, int], key: Key | None, pitch_range) -> np.ndarray:
+    """``[V]`` bool: every token except ``Pitch`` tokens outside the key or range.
+
+    Raises:
+        ValueError: no ``Pitch`` token is left (the constraints contradict each other).
+    """
+    mask = np.ones(len(vocab), bool)
+    # REMI/TSD start a note with Pitch, MIDI-Like with NoteOn (its NoteOff may stay: harmless).
+    pitches = {**_ids(vocab, "Pitch"), **{f"on{k}": i for k, i in _ids(vocab, "NoteOn").items()}}
+    low, high = pitch_range if pitch_range else (0, 127)
+    for value, i in pitches.items():
+        pitch = int(value.removeprefix("on"))
+        in_key = key is None or pitch % 12 in key.pitch_classes()
+        mask[i] = in_key and low <= pitch <= high
+    if pitches and not mask[list(pitches.values())].any():
+        raise ValueError(
+            f"no pitch of the tokenizer is both in the key and in the range {pitch_range}"
+        )
+    return mask
+
+
+def polyphony(vocab: dict[str, int], limit: int) -> Component:
+    """Count notes since the last ``Position``/``Bar``; at ``limit`` forbid a new note."""
+    if limit < 1:
+        raise ValueError(f"max polyphony must be >= 1, got {limit}")
+    size = len(vocab)
+    notes = [*_ids(vocab, "Pitch").values(), *_ids(vocab, "PitchDrum").values()]
+    resets = [*_ids(vocab, "Position").values(), *_ids(vocab, "Bar").values()]
+    starts = list(_ids(vocab, "Program").values())
+    counts = np.arange(limit + 1, dtype=np.int32)
+    transition = np.repeat(counts[:, None], size, axis=1)
+    transition[:, notes] = np.minimum(counts + 1, limit)[:, None]
+    transition[:, resets] = 0
+    allowed = np.ones((limit + 1, size), bool)
+    allowed[limit, notes + starts] = False
+    return Component(allowed, transition, np.zeros_like(allowed))
+
+
+def grid(vocab: dict[str, int], name: str, positions_per_beat: int) -> Component:
+    """Positions on the grid; state 0 under an x/4 time signature, 1 under x/8."""
+    if name not in GRIDS:
+        raise ValueError(f"grid {name!r}: expected one of {', '.join(GRIDS)}")
+    num, den = GRIDS[name]
+    size = len(vocab)
+    # A TimeSig sets the state from its denominator; any other token keeps it.
+    transition = np.repeat(np.array([[0], [1]], np.int32), size, axis=1)
+    for value, i in _ids(vocab, "TimeSig").items():
+        transition[:, i] = 1 if value.endswith("/8") else 0
+    allowed = np.ones((2, size), bool)
+    for state, beat_in_quarters in ((0, (1, 1)), (1, (1, 2))):
+        # Grid step in positions: grid length / beat length * positions per beat.
+        step_num = num * beat_in_quarters[1] * positions_per_beat
+        step_den = den * beat_in_quarters[0]
+        if step_num % step_den:
+            raise ValueError(f"grid {name} does not fall on the tokenizer's positions")
+        step = step_num // step_den
+        for value, i in _ids(vocab, "Position").items():
+            allowed[state, i] = int(value) % step == 0
+    return Component(allowed, transition, np.zeros_like(allowed))
+
+
+def bar_limit(vocab: dict[str, int], bars: int) -> Component:
+    """Count ``Bar`` tokens; after ``bars`` of them the next ``Bar`` becomes EOS."""
+    if bars < 1:
+        raise ValueError(f"bars must be >= 1, got {bars}")
+    size = len(vocab)
+    bar = vocab["Bar_None"]
+    counts = np.arange(bars + 1, dtype=np.int32)
+    transition = np.repeat(counts[:, None], size, axis=1)
+    transition[:, bar] = np.minimum(counts + 1, bars)
+    allowed = np.ones((bars + 1, size), bool)
+    allowed[bars, bar] = False
+    merge = np.zeros_like(allowed)
+    merge[bars, bar] = True
+    return Component(allowed, transition, merge, counts_prompt=False)
+
+
+def combine(components: list[Component], vocab_size: int) -> Constraints:
+    """The product automaton of ``components`` (mixed-radix state index, first most
+    significant): a token is allowed when every component allows it."""
+    if not components:
+        components = [_static(vocab_size, np.ones(vocab_size, bool))]
+    allowed = np.ones((1, vocab_size), bool)
+    transition = np.zeros((1, vocab_size), np.int32)
+    merge = np.zeros((1, vocab_size), bool)
+    for comp in components:
+        e = comp.allowed.shape[0]
+        # New state (old, e_comp) -> old * e + e_comp.
+        allowed = (allowed[:, None] & comp.allowed[None]).reshape(-1, vocab_size)
+        merge = (merge[:, None] | comp.merge_into_eos[None]).reshape(-1, vocab_size)
+        transition = (transition[:, None] * e + comp.transition[None]).reshape(-1, vocab_size)
+    return Constraints(allowed, transition.astype(np.int32), merge, tuple(components))
+
+
+def build(tokenizer, spec: Spec) -> Constraints:
+    """Constraints for a REMI tokenizer (``tokenizer.vocab`` and its positions per beat).
+
+    Raises:
+        ValueError: an impossible constraint, or grid/bars with a tokenizer without
+            ``Position``/``Bar`` tokens (TSD, MIDI-Like).
+    """
+    vocab = dict(tokenizer.vocab)
+    comps = []
+    if spec.key is not None or spec.pitch_range is not None:
+        comps.append(_static(len(vocab), pitch_mask(vocab, spec.key, spec.pitch_range)))
+    if (spec.grid or spec.bars or spec.max_polyphony) and "Bar_None" not in vocab:
+        raise ValueError("grid, bars and polyphony constraints need a REMI tokenizer")
+    if spec.max_polyphony is not None:
+        comps.append(polyphony(vocab, spec.max_polyphony))
+    if spec.grid is not None:
+        comps.append(grid(vocab, spec.grid, tokenizer.config.max_num_pos_per_beat))
+    if spec.bars is not None:
+        comps.append(bar_limit(vocab, spec.bars))
+    return combine(comps, len(vocab))

@@ -1,0 +1,154 @@
+"""DAW-ready MIDI files: clean notes, named tracks, tempo / meter / key meta events.
+
+`save_daw_midi(score, path, key=...)` writes a standard MIDI file of type 1 at 480 ticks per
+quarter note whose first track is a conductor track (the piece's name, tempo, time signature and
+key signature, as DAWs expect and as symusic alone does not lay it out), followed by one named
+track per instrument with its GM program change. Notes are cleaned first: zero-length notes get
+a 32nd-note minimum, and a note that still sounds when the same pitch starts again in its track
+is cut there (most DAWs and synths merge or drop such overlaps). The key signature is the
+requested key or a Krumhansl-Schmuckler estimate from duration-weighted pitch classes (as
+music21's `analyze`). Never imports jax.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import numpy as np
+from symusic import KeySignature, Note
+from symusic.core import ScoreTick
+
+from symbolic import tokenization
+from symbolic.constraints import Key
+
+# Tokenizers decode at a coarse resolution (24 ticks per quarter for our presets); DAWs expect
+# 480 or more, and 480 is an exact multiple of every coarser resolution we produce.
+DAW_TICKS_PER_QUARTER = 480
+CONDUCTOR_META = ("set_tempo", "time_signature", "key_signature")
+# Krumhansl-Kessler key profiles, C major / C minor.
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def clean_notes(time: np.ndarray, duration: np.ndarray, pitch: np.ndarray, min_len: int):
+    """Indices to keep and fixed durations for one track's notes (arrays [N]).
+
+    Zero/negative durations become `min_len`; a note overlapping the next note of the same pitch
+    ends where that one starts; a note left with no length (same pitch, same onset) is dropped,
+    keeping the longer of the two.
+    """
+    duration = np.where(duration > 0, duration, min_len).astype(np.int64)
+    order = np.lexsort((duration, time, pitch))  # by pitch, onset, shortest first: it is dropped
+    keep, fixed = [], duration.copy()
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        if pitch[a] == pitch[b] and time[a] + fixed[a] > time[b]:
+            fixed[a] = time[b] - time[a]
+        if fixed[a] > 0:
+            keep.append(a)
+    if len(order):
+        keep.append(order[-1])
+    keep = np.sort(np.asarray(keep, dtype=np.int64))
+    return keep, fixed
+
+
+def clip_to_next_onset(time: np.ndarray, duration: np.ndarray) -> np.ndarray:
+    """Durations [N] cut so no note sounds past the next later onset in its track: a
+    monophonic line (`--monophonic` limits onsets; this keeps long notes from overlapping)."""
+    onsets = np.unique(time)
+    following = np.searchsorted(onsets, time, side="right")
+    nxt = np.where(following < len(onsets), onsets[np.minimum(following, len(onsets) - 1)], -1)
+    return np.where(nxt >= 0, np.minimum(duration, nxt - time), duration)
+
+
+def estimate_key(score: ScoreTick) -> Key | None:
+    """Key with the highest profile correlation to the pitched notes; None without notes."""
+    histogram = np.zeros(12)
+    for track in score.tracks:
+        if track.is_drum or not len(track.notes):
+            continue
+        notes = track.notes.numpy()
+        np.add.at(histogram, notes["pitch"] % 12, np.maximum(notes["duration"], 1))
+    if not histogram.any():
+        return None
+    best, best_r = None, -np.inf
+    for mode, profile in (("major", _MAJOR), ("minor", _MINOR)):
+        for tonic in range(12):
+            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1]
+            if r > best_r:
+                best, best_r = Key(tonic, mode), r
+    return best
+
+
+def prepare_score(
+    score: ScoreTick, key: Key | None = None, monophonic: bool = False
+) -> tuple[ScoreTick, Key | None]:
+    """A cleaned copy of `score` with tempo, meter, key signature and track names;
+    `monophonic` also cuts pitched notes at the next onset of their track."""
+    score = tokenization.ensure_tempo_and_meter(score.copy())
+    tpq = score.ticks_per_quarter
+    if tpq < DAW_TICKS_PER_QUARTER and DAW_TICKS_PER_QUARTER % tpq == 0:  # exact
+        score = score.resample(DAW_TICKS_PER_QUARTER, min_dur=1)
+    min_len = max(score.ticks_per_quarter // 8, 1)
+    for track in score.tracks:
+        track.name = tokenization.program_name(track.program, track.is_drum)
+        if not len(track.notes):
+            continue
+        n = track.notes.numpy()
+        keep, fixed = clean_notes(n["time"], n["duration"], n["pitch"], min_len)
+        if monophonic and not track.is_drum:
+            fixed[keep] = clip_to_next_onset(n["time"][keep], fixed[keep])
+        track.notes = Note.from_numpy(
+            n["time"][keep],
+            fixed[keep].astype(n["duration"].dtype),
+            n["pitch"][keep],
+            n["velocity"][keep],
+        )
+    key = key or estimate_key(score)
+    score.key_signatures.clear()
+    if key is not None:
+        score.key_signatures.append(KeySignature(0, key.sharps(), int(key.mode == "minor")))
+    return score, key
+
+
+def _absolute(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
+    now, events = 0, []
+    for msg in track:
+        now += msg.time
+        events.append((now, msg))
+    return events
+
+
+def _relative(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
+    track, now = mido.MidiTrack(), 0
+    for tick, msg in sorted(events, key=lambda e: e[0]):
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    return track
+
+
+def with_conductor_track(midi: mido.MidiFile, title: str) -> mido.MidiFile:
+    """Move tempo, meter and key events into a new first track named `title`."""
+    conductor = [(0, mido.MetaMessage("track_name", name=title))]
+    tracks = []
+    for track in midi.tracks:
+        events = _absolute(track)
+        conductor += [(t, m) for t, m in events if m.type in CONDUCTOR_META]
+        kept = [(t, m) for t, m in events if m.type not in (*CONDUCTOR_META, "end_of_track")]
+        tracks.append(_relative(kept))
+    out = mido.MidiFile(type=1, ticks_per_beat=midi.ticks_per_beat)
+    out.tracks = [_relative(conductor), *tracks]
+    return out
+
+
+def save_daw_midi(
+    score: ScoreTick, path: str | Path, key: Key | None = None, monophonic: bool = False
+) -> Path:
+    """Write `score` as a DAW-ready type-1 MIDI file (see the module docstring and
+    `prepare_score`)."""
+    path = Path(path)
+    score, _ = prepare_score(score, key, monophonic)
+    tokenization.save_midi(score, path)
+    midi = with_conductor_track(mido.MidiFile(path), path.stem)
+    midi.save(path)
+    return path

@@ -1,0 +1,204 @@
+"""`symbolic vae ...` and `symbolic similar`: argument parsing only; the work is in
+`symbolic.vae_tools` (and `symbolic.data.segments` for prepare). Kept apart from cli.py so the
+VAE's many flags do not crowd the core commands. Imports are inside the handlers (no jax to parse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def cmd_vae_prepare(args) -> None:
+    from symbolic.data.segments import prepare_segments
+
+    meta = prepare_segments(
+        args.manifest, args.out, bars=args.bars, melody=args.melody, program=args.program
+    )
+    counts = ", ".join(f"{k}: {v['segments']} segments" for k, v in meta["counts"].items())
+    print(
+        f"prepared {args.out} ({meta['segment_steps']} steps; {counts}; "
+        f"{len(meta['skipped'])} works skipped)"
+    )
+
+
+def _print_paths(paths) -> None:
+    for path in paths:
+        print(path)
+
+
+def cmd_vae_encode(args) -> None:
+    from symbolic import vae_tools
+
+    index = vae_tools.encode_files(vae_tools.load_vae(args.run), args.files, args.out)
+    print(f"wrote {args.out}: {len(index['mu'])} segments of {len(args.files)} files")
+
+
+def cmd_vae_sample(args) -> None:
+    from symbolic import vae_tools
+
+    run = vae_tools.load_vae(args.run)
+    _print_paths(
+        vae_tools.sample_command(
+            run,
+            args.num,
+            args.out,
+            seed=args.seed,
+            temperature=args.temperature,
+            attributes=args.attribute,
+            render=args.render,
+        )
+    )
+
+
+def cmd_vae_interpolate(args) -> None:
+    from symbolic import vae_tools
+
+    run = vae_tools.load_vae(args.run)
+    _print_paths(
+        vae_tools.interpolate_command(
+            run,
+            args.a,
+            args.b,
+            args.steps,
+            args.out,
+            method=args.method,
+            segment=args.segment,
+            render=args.render,
+        )
+    )
+
+
+def cmd_vae_vary(args) -> None:
+    from symbolic import vae_tools
+
+    run = vae_tools.load_vae(args.run)
+    _print_paths(
+        vae_tools.vary_command(
+            run,
+            args.input,
+            args.amount,
+            args.num,
+            args.out,
+            seed=args.seed,
+            segment=args.segment,
+            attributes=args.attribute,
+            render=args.render,
+        )
+    )
+
+
+def cmd_vae_attribute(args) -> None:
+    from symbolic import vae_tools
+
+    vectors = vae_tools.compute_attributes(vae_tools.load_vae(args.run), args.data)
+    names = [args.name] if args.name else list(vectors)
+    for name in names:
+        print(f"{name}: |vector| = {float((vectors[name] ** 2).sum() ** 0.5):.3f}")
+    print(f"wrote {Path(args.run) / vae_tools.ATTRIBUTES_FILE}")
+
+
+def cmd_vae_eval(args) -> None:
+    from symbolic import vae_tools
+
+    print(json.dumps(vae_tools.evaluate_run(args.run_dir, args.split, args.data), indent=2))
+
+
+def cmd_similar(args) -> None:
+    from symbolic import vae_tools
+
+    for name, score in vae_tools.similar_command(args.query, args.index, args.k, args.run):
+        print(f"{score:.4f}  {name}")
+
+
+def _run_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", type=Path, required=True, help="a trained `--model vae` run directory")
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="output folder (one MIDI per item)")
+    p.add_argument("--render", action="store_true", help="also write a WAV beside each MIDI")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _attribute_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--attribute",
+        action="append",
+        default=[],
+        metavar="NAME=AMOUNT",
+        help="move along an attribute vector, e.g. density=+1.5 (see `symbolic vae attribute`)",
+    )
+
+
+def _add_generation_commands(vae) -> None:
+    p = vae.add_parser("sample", help="decode melodies from random latents")
+    _run_arg(p)
+    _output_args(p)
+    _attribute_arg(p)
+    p.add_argument("--num", type=int, default=4)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 means greedy")
+    p.set_defaults(func=cmd_vae_sample)
+
+    p = vae.add_parser("interpolate", help="one MIDI per step between two files' latents")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    _run_arg(p)
+    _output_args(p)
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    p.add_argument("--segment", type=int, default=0, help="which segment of each file")
+    p.set_defaults(func=cmd_vae_interpolate)
+
+    p = vae.add_parser("vary", help="variations around one file's latent")
+    p.add_argument("input", type=Path)
+    _run_arg(p)
+    _output_args(p)
+    _attribute_arg(p)
+    p.add_argument("--amount", type=float, default=0.3, help="std of the latent noise")
+    p.add_argument("--num", type=int, default=5)
+    p.add_argument("--segment", type=int, default=0, help="which segment of the file")
+    p.set_defaults(func=cmd_vae_vary)
+
+
+def add_vae_commands(sub) -> None:
+    """Register `vae` (prepare, encode, sample, interpolate, vary, attribute, eval) and
+    `similar` on the top-level subparsers."""
+    vae = sub.add_parser("vae", help="MusicVAE: segments, latents, sampling, interpolation")
+    vae = vae.add_subparsers(dest="vae_command", required=True)
+
+    p = vae.add_parser("prepare", help="cut a manifest's works into bar-aligned melody segments")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--bars", type=int, default=2, help="bars per segment (2 or 16 in the presets)")
+    p.add_argument("--melody", action="store_true", help="the top voice, MusicVAE's encoding")
+    p.add_argument("--program", type=int, default=40, help="program of the melody track")
+    p.set_defaults(func=cmd_vae_prepare)
+
+    p = vae.add_parser("encode", help="latent means of files' segments -> EMB.npz")
+    p.add_argument("files", type=Path, nargs="+")
+    _run_arg(p)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_vae_encode)
+
+    _add_generation_commands(vae)
+
+    p = vae.add_parser("attribute", help="attribute vectors over the run's training segments")
+    _run_arg(p)
+    p.add_argument("--name", default=None, help="print one (density, mean_pitch, syncopation)")
+    p.add_argument("--data", type=Path, default=None, help="segments dir (default: the run's)")
+    p.set_defaults(func=cmd_vae_attribute)
+
+    p = vae.add_parser("eval", help="reconstruction accuracy, KL, active dims on held-out data")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--data", type=Path, default=None, help="segments dir (default: the run's)")
+    p.set_defaults(func=cmd_vae_eval)
+
+    p = sub.add_parser("similar", help="nearest works to a MIDI file in a `vae encode` index")
+    p.add_argument("query", type=Path)
+    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--run", type=Path, default=None, help="default: the index's run")
+    p.set_defaults(func=cmd_similar)

@@ -1,0 +1,75 @@
+"""Smoke tests of the speed benchmarks' helpers (no timing assertions: the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.prepare_speed.run import subset_manifest
+from benchmarks.sampling_speed.run import grid, headline
+from benchmarks.scaling.run import FORCE_FLAG, device_counts, device_env
+from benchmarks.train_throughput import flops
+from benchmarks.train_throughput.worker import load_average, peak_rss_mb
+
+
+def test_transformer_flops_match_the_formula_by_hand():
+    # demo preset: per layer 4*128^2 + 2*128*512 = 196,608 weights; 3 layers + 128*565 head.
+    n_matmul = 3 * 196_608 + 128 * 565
+    expected = 6 * n_matmul + 12 * 3 * 128 * 256
+    assert flops.transformer_train_flops_per_token(128, 3, 512, 565, 256) == expected
+
+
+def test_transformer_flops_grow_linearly_with_context():
+    short = flops.transformer_train_flops_per_token(128, 3, 512, 565, 256)
+    long = flops.transformer_train_flops_per_token(128, 3, 512, 565, 512)
+    assert long - short == pytest.approx(12 * 3 * 128 * 256)
+
+
+def test_lstm_flops_count_gates_and_head():
+    # layer 1: 4*256*(128+256); layer 2: 4*256*(256+256); head 256*565.
+    n_matmul = 4 * 256 * 384 + 4 * 256 * 512 + 256 * 565
+    assert flops.lstm_train_flops_per_token(128, 256, 2, 565) == 6 * n_matmul
+
+
+def test_peak_gflops_reports_both_backends_and_the_higher():
+    peak = flops.peak_gflops(n=64, repeats=1)
+    assert peak["peak_gflops"] == max(peak["peak_gflops_jax"], peak["peak_gflops_numpy"]) > 0
+
+
+def test_process_helpers():
+    assert peak_rss_mb() > 0
+    assert load_average().startswith("load average ")
+
+
+@pytest.mark.parametrize(
+    ("backend", "available", "quick", "expected"),
+    [("cpu", 1, False, [1, 2, 4, 8]), ("cpu", 1, True, [1, 2]), ("gpu", 4, False, [1, 2, 4])],
+)
+def test_device_counts(backend, available, quick, expected):
+    assert device_counts(backend, available, quick) == expected
+
+
+def test_device_env_forces_host_devices_only_on_cpu():
+    assert device_env("cpu", 4) == {"XLA_FLAGS": f"{FORCE_FLAG}=4"}
+    assert device_env("tpu", 4) == {}
+
+
+def test_sampling_headline_uses_8_sequences_at_1024():
+    batches, lengths = grid(quick=True)
+    assert 1024 in lengths and 8 in batches
+    results = {"cached_speedup_b8_1024": 30.0, "speedup_vs_peer_b8_1024": 2.0}
+    assert headline(results, batches) == {
+        "cached_speedup_1024": 30.0,
+        "speedup_vs_peer": 2.0,
+        "headline_batch": 8,
+    }
+
+
+def test_subset_manifest_keeps_the_first_works(tmp_path):
+    source = tmp_path / "src" / "m.json"
+    source.parent.mkdir()
+    source.write_text(json.dumps({"name": "m", "works": [{"id": str(i)} for i in range(5)]}))
+    assert subset_manifest(source, None, tmp_path) == source
+    subset = json.loads(subset_manifest(source, 2, tmp_path).read_text())
+    assert [w["id"] for w in subset["works"]] == ["0", "1"]
