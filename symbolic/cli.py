@@ -63,6 +63,23 @@ def cmd_train(args) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def cmd_eval(args) -> None:
+    from symbolic.config import RunConfig
+
+    config = RunConfig.load(args.run_dir / "config.json")
+    if config.model_name == "vae":
+        from symbolic import vae_tools
+
+        record = vae_tools.evaluate_run(args.run_dir, args.split, args.data)
+    else:
+        from symbolic.evaluation import evaluate_lm_run
+
+        if args.data is None:
+            raise ValueError("pass --data DATA_DIR: the `symbolic prepare` output to score on")
+        record = evaluate_lm_run(args.run_dir, args.data, args.split)
+    print(json.dumps(record, indent=2))
+
+
 def cmd_generate(args) -> None:
     from symbolic.generate import Controls, generate
 
@@ -232,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="score a run's best checkpoint on a held-out split")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--data", type=Path, default=None, help="data dir (default for VAE: the run's)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("generate", help="sample MIDI from a trained run")
     p.add_argument("run_dir", type=Path)

@@ -141,3 +141,16 @@ def test_killed_run_resumes_with_same_losses(chorale_data_dir, tmp_path):
     np.testing.assert_allclose(
         [got[s] for s in expected], [expected[s] for s in expected], rtol=1e-5
     )
+
+
+def test_eval_scores_the_best_checkpoint_on_test(chorale_data_dir, tmp_path):
+    from symbolic.cli import main
+
+    run_dir = tmp_path / "run"
+    trainer.train(tiny_config("lstm", "train.steps=10"), chorale_data_dir, run_dir, progress=False)
+    assert main(["eval", str(run_dir), "--data", str(chorale_data_dir), "--split", "test"]) == 0
+    record = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["event"] == "eval" and record["split"] == "test"
+    test_targets = len(load_split(chorale_data_dir, "test").tokens) - 1
+    assert record["tokens"] == test_targets  # every target of the split, scored once
+    assert 0 < record["nll"] < 8 and np.isclose(record["perplexity"], np.exp(record["nll"]))
