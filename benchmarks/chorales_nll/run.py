@@ -1,0 +1,215 @@
+"""Run the benchmark: n-gram baselines, the three sequence models on the SATB voice tokens, and
+the frame-level model on the quarter-note piano rolls; write results.json and results.md.
+
+    python -m benchmarks.chorales_nll            # full run (~25 min on 2 CPU cores)
+    python -m benchmarks.chorales_nll --quick    # tiny models, a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from benchmarks.chorales_nll import data, frames, neural, ngram, report
+from benchmarks.common import REPO_ROOT, command_line, environment, write_results
+from symbolic.config import LSTMConfig, RunConfig, TrainConfig, TransformerConfig
+
+MODULE = "benchmarks.chorales_nll"
+RESULTS_DIR = Path(__file__).resolve().parent
+QUICK_DIR = REPO_ROOT / "runs" / "benchmarks" / "chorales_nll_quick"  # /runs/ is git-ignored
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Model sizes and schedules of one run (the full run or --quick)."""
+
+    transformer: TransformerConfig
+    transformer_train: TrainConfig
+    lstm: LSTMConfig
+    lstm_train: TrainConfig
+    eval_stride: int  # Transformer eval windows: seq_len tokens, this many apart
+    lstm_eval_len: int  # the LSTM reads each chorale whole: longer than any chorale
+    frame_model: frames.FrameModelConfig
+    frame_train: TrainConfig
+
+
+FULL = Settings(
+    transformer=TransformerConfig(
+        vocab_size=data.VOCAB_SIZE,
+        d_model=128,
+        num_layers=3,
+        num_heads=4,
+        d_ff=512,
+        dropout=0.1,
+        max_len=256,
+    ),
+    transformer_train=TrainConfig(
+        batch_size=8,
+        seq_len=256,
+        steps=1000,
+        learning_rate=3e-3,
+        warmup_steps=50,
+        eval_every=100,
+        patience=3,
+        log_every=10,
+    ),
+    lstm=LSTMConfig(
+        vocab_size=data.VOCAB_SIZE, embed_dim=128, hidden_size=256, num_layers=2, dropout=0.2
+    ),
+    lstm_train=TrainConfig(
+        batch_size=16,
+        seq_len=256,
+        steps=500,
+        learning_rate=3e-3,
+        warmup_steps=50,
+        eval_every=100,
+        patience=3,
+        log_every=10,
+    ),
+    eval_stride=128,
+    lstm_eval_len=2624,
+    frame_model=frames.FrameModelConfig(hidden_size=256, num_layers=2, dropout=0.3),
+    frame_train=TrainConfig(
+        batch_size=16, steps=1500, learning_rate=2e-3, warmup_steps=50, eval_every=50, patience=6
+    ),
+)
+
+QUICK = Settings(
+    transformer=TransformerConfig(
+        vocab_size=data.VOCAB_SIZE,
+        d_model=64,
+        num_layers=2,
+        num_heads=4,
+        d_ff=256,
+        dropout=0.0,
+        max_len=128,
+    ),
+    transformer_train=TrainConfig(
+        batch_size=8,
+        seq_len=128,
+        steps=300,
+        learning_rate=3e-3,
+        warmup_steps=20,
+        eval_every=100,
+        patience=0,
+        log_every=10,
+    ),
+    lstm=LSTMConfig(
+        vocab_size=data.VOCAB_SIZE, embed_dim=64, hidden_size=128, num_layers=1, dropout=0.0
+    ),
+    lstm_train=TrainConfig(
+        batch_size=8,
+        seq_len=128,
+        steps=300,
+        learning_rate=3e-3,
+        warmup_steps=20,
+        eval_every=100,
+        patience=0,
+        log_every=10,
+    ),
+    eval_stride=64,
+    lstm_eval_len=2624,
+    frame_model=frames.FrameModelConfig(hidden_size=64, num_layers=1, dropout=0.0),
+    frame_train=TrainConfig(
+        batch_size=16, steps=300, learning_rate=3e-3, warmup_steps=10, eval_every=100, patience=0
+    ),
+)
+
+
+def model_runs(settings: Settings) -> dict[str, tuple[RunConfig, neural.EvalWindows]]:
+    """The three sequence models, by result name: (config, how they are scored)."""
+    t, lt = settings.transformer_train, settings.lstm_train
+    transformer_windows = neural.EvalWindows(t.seq_len, settings.eval_stride)
+    lstm_windows = neural.EvalWindows(settings.lstm_eval_len, settings.lstm_eval_len, 8)
+    learned = replace(settings.transformer, position="learned")
+    return {
+        "transformer": (
+            RunConfig("transformer", "chorales_nll", settings.transformer, t),
+            transformer_windows,
+        ),
+        "transformer_absolute": (
+            RunConfig("transformer", "chorales_nll", learned, t),
+            transformer_windows,
+        ),
+        "lstm": (RunConfig("lstm", "chorales_nll", settings.lstm, lt), lstm_windows),
+    }
+
+
+def run_ngrams(grids: dict) -> dict:
+    results = ngram.baselines(grids)
+    best = min(("unigram", "bigram", "bigram_above"), key=lambda n: results[f"valid_nll_{n}"])
+    results.update(
+        ngram_best=best,
+        valid_nll_ngram=results[f"valid_nll_{best}"],
+        test_nll_ngram=results[f"test_nll_{best}"],
+    )
+    return results
+
+
+def _named(metrics: dict, name: str) -> dict:
+    """{"valid_nll": x, "steps": n} -> {"valid_nll_NAME": x, "NAME_steps": n}."""
+    return {
+        (f"{key}_{name}" if key.startswith(("valid_", "test_")) else f"{name}_{key}"): value
+        for key, value in metrics.items()
+    }
+
+
+def run_models(runs: dict, grids: dict) -> dict:
+    sequences = {split: [data.encode(g) for g in grids[split]] for split in data.SPLITS}
+    results = {}
+    for name, (config, windows) in runs.items():
+        print(f"{name}: {config.model}", flush=True)
+        results.update(_named(neural.train_and_score(config, sequences, windows, log=_log), name))
+    return results
+
+
+def run_frames(settings: Settings) -> dict:
+    print(f"frame lstm: {settings.frame_model}", flush=True)
+    metrics = frames.train_and_score(
+        settings.frame_model, settings.frame_train, data.load_frames(), log=_log
+    )
+    results = {
+        "valid_frame_nll_lstm": metrics.pop("valid_nll"),
+        "test_frame_nll_lstm": metrics.pop("test_nll"),
+    }
+    return {**results, **{f"frame_lstm_{key}": value for key, value in metrics.items()}}
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny models and few steps")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"results folder (default: this benchmark's folder, or {QUICK_DIR} with --quick)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        grids = data.load_grids()
+    except data.DataMissing as err:
+        sys.exit(str(err))
+    settings = QUICK if args.quick else FULL
+    runs = model_runs(settings)
+    started = time.time()
+    results = {
+        "command": command_line(MODULE),
+        "quick": args.quick,
+        **environment(),
+        "vocab_size": data.VOCAB_SIZE,
+        **run_ngrams(grids),
+    }
+    results.update(run_models(runs, grids))
+    results.update(run_frames(settings))
+    results.update(report.published())
+    results["wall_s"] = round(time.time() - started, 1)
+    out = args.out or (QUICK_DIR if args.quick else RESULTS_DIR)
+    json_path, md_path = write_results(out, results, report.markdown(results, settings, runs))
+    print(f"wrote {json_path} and {md_path}")
