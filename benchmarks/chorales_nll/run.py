@@ -1,8 +1,11 @@
 """Run the benchmark: n-gram baselines, the three sequence models on the SATB voice tokens, and
 the frame-level model on the quarter-note piano rolls; write results.json and results.md.
 
-    python -m benchmarks.chorales_nll            # full run (~25 min on 2 CPU cores)
+    python -m benchmarks.chorales_nll            # full run (~35 min on 2 CPU cores)
     python -m benchmarks.chorales_nll --quick    # tiny models, a few minutes
+
+It also trains the library's demo Transformer and LSTM on the REMI-tokenized music21 chorales and
+reports their token-level NLL and perplexity (remi.py).
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks.chorales_nll import data, frames, neural, ngram, report
+from benchmarks.chorales_nll import data, frames, neural, ngram, remi, report
 from benchmarks.common import REPO_ROOT, command_line, environment, write_results
 from symbolic.config import LSTMConfig, RunConfig, TrainConfig, TransformerConfig
 
 MODULE = "benchmarks.chorales_nll"
 RESULTS_DIR = Path(__file__).resolve().parent
-QUICK_DIR = REPO_ROOT / "runs" / "benchmarks" / "chorales_nll_quick"  # /runs/ is git-ignored
+RUNS_DIR = REPO_ROOT / "runs" / "benchmarks"  # /runs/ is git-ignored
+QUICK_DIR = RUNS_DIR / "chorales_nll_quick"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class Settings:
     lstm_eval_len: int  # the LSTM reads each chorale whole: longer than any chorale
     frame_model: frames.FrameModelConfig
     frame_train: TrainConfig
+    remi_preset: str  # `symbolic train --preset` for the REMI models
+    remi_steps: int | None  # None: the preset's own
+    remi_dir: Path  # prepared REMI data and the two runs (reused and resumed)
 
 
 FULL = Settings(
@@ -75,6 +82,9 @@ FULL = Settings(
     frame_train=TrainConfig(
         batch_size=16, steps=1500, learning_rate=2e-3, warmup_steps=50, eval_every=50, patience=6
     ),
+    remi_preset="demo",
+    remi_steps=None,
+    remi_dir=RUNS_DIR / "chorales_nll_remi",
 )
 
 QUICK = Settings(
@@ -116,6 +126,9 @@ QUICK = Settings(
     frame_train=TrainConfig(
         batch_size=16, steps=300, learning_rate=3e-3, warmup_steps=10, eval_every=100, patience=0
     ),
+    remi_preset="tiny",
+    remi_steps=100,
+    remi_dir=RUNS_DIR / "chorales_nll_remi_quick",
 )
 
 
@@ -178,6 +191,13 @@ def run_frames(settings: Settings) -> dict:
     return {**results, **{f"frame_lstm_{key}": value for key, value in metrics.items()}}
 
 
+def run_remi(settings: Settings) -> dict:
+    print(f"remi: preset {settings.remi_preset} in {settings.remi_dir}", flush=True)
+    return remi.train_and_score(
+        settings.remi_dir, settings.remi_preset, settings.remi_steps, log=_log
+    )
+
+
 def _log(line: str) -> None:
     print(line, flush=True)
 
@@ -208,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     results.update(run_models(runs, grids))
     results.update(run_frames(settings))
+    results.update(run_remi(settings))
     results.update(report.published())
     results["wall_s"] = round(time.time() - started, 1)
     out = args.out or (QUICK_DIR if args.quick else RESULTS_DIR)
