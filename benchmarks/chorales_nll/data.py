@@ -109,22 +109,18 @@ def is_voice_token(tokens: np.ndarray) -> np.ndarray:
     return np.asarray(tokens) >= REST
 
 
-def vocabulary() -> dict:
-    """The serialisation, described as data (written beside the results)."""
-    return {
-        "name": "jsb16-satb",
-        "vocab_size": VOCAB_SIZE,
-        "special_ids": {"pad": PAD, "bos": BOS, "eos": EOS},
-        "rest_id": REST,
-        "pitch_ids": {
-            "first_id": PITCH_OFFSET,
-            "lowest_pitch": LOWEST_PITCH,
-            "highest_pitch": HIGHEST_PITCH,
-        },
-        "voice_order": list(VOICES),
-        "steps_per_quarter": 4,
-        "transposition_augmentation": False,
-    }
+def transpositions(grid: Grid, max_shift: int) -> list[Grid]:
+    """`grid` shifted by every whole number of semitones in [-max_shift, max_shift] (0 included)
+    whose sounding pitches all stay inside [LOWEST_PITCH, HIGHEST_PITCH], so the vocabulary is
+    unchanged."""
+    grid = np.asarray(grid)
+    sounding = grid[grid != SILENT]
+    low, high = int(sounding.min()), int(sounding.max())
+    return [
+        np.where(grid == SILENT, SILENT, grid + shift).astype(np.int16)
+        for shift in range(-max_shift, max_shift + 1)
+        if low + shift >= LOWEST_PITCH and high + shift <= HIGHEST_PITCH
+    ]
 
 
 def load_frames(root: Path | None = None) -> dict[str, list[np.ndarray]]:

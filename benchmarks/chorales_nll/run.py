@@ -1,7 +1,7 @@
 """Run the benchmark: n-gram baselines, the three sequence models on the SATB voice tokens, and
 the frame-level model on the quarter-note piano rolls; write results.json and results.md.
 
-    python -m benchmarks.chorales_nll            # full run (~35 min on 2 CPU cores)
+    python -m benchmarks.chorales_nll            # full run (~1.5 h on 2 quiet CPU cores)
     python -m benchmarks.chorales_nll --quick    # tiny models, a few minutes
 
 It also trains the library's demo Transformer and LSTM on the REMI-tokenized music21 chorales and
@@ -34,6 +34,7 @@ class Settings:
     transformer_train: TrainConfig
     lstm: LSTMConfig
     lstm_train: TrainConfig
+    transpose: int  # training chorales are augmented by transpositions up to this many semitones
     eval_stride: int  # Transformer eval windows: seq_len tokens, this many apart
     lstm_eval_len: int  # the LSTM reads each chorale whole: longer than any chorale
     frame_model: frames.FrameModelConfig
@@ -56,11 +57,11 @@ FULL = Settings(
     transformer_train=TrainConfig(
         batch_size=8,
         seq_len=256,
-        steps=1000,
+        steps=5000,
         learning_rate=3e-3,
-        warmup_steps=50,
-        eval_every=100,
-        patience=3,
+        warmup_steps=100,
+        eval_every=250,
+        patience=4,
         log_every=10,
     ),
     lstm=LSTMConfig(
@@ -69,13 +70,14 @@ FULL = Settings(
     lstm_train=TrainConfig(
         batch_size=16,
         seq_len=256,
-        steps=500,
+        steps=3000,
         learning_rate=3e-3,
-        warmup_steps=50,
-        eval_every=100,
-        patience=3,
+        warmup_steps=100,
+        eval_every=250,
+        patience=4,
         log_every=10,
     ),
+    transpose=5,
     eval_stride=128,
     lstm_eval_len=2624,
     frame_model=frames.FrameModelConfig(hidden_size=256, num_layers=2, dropout=0.3),
@@ -120,6 +122,7 @@ QUICK = Settings(
         patience=0,
         log_every=10,
     ),
+    transpose=0,
     eval_stride=64,
     lstm_eval_len=2624,
     frame_model=frames.FrameModelConfig(hidden_size=64, num_layers=1, dropout=0.0),
@@ -170,9 +173,14 @@ def _named(metrics: dict, name: str) -> dict:
     }
 
 
-def run_models(runs: dict, grids: dict) -> dict:
-    sequences = {split: [data.encode(g) for g in grids[split]] for split in data.SPLITS}
-    results = {}
+def run_models(runs: dict, grids: dict, transpose: int) -> dict:
+    """Train and score every model; the training chorales are augmented with their
+    transpositions by up to `transpose` semitones (valid and test are used as given)."""
+    sequences = {split: [data.encode(g) for g in grids[split]] for split in ("valid", "test")}
+    sequences["train"] = [
+        data.encode(t) for g in grids["train"] for t in data.transpositions(g, transpose)
+    ]
+    results = {"transpose": transpose, "train_sequences": len(sequences["train"])}
     for name, (config, windows) in runs.items():
         print(f"{name}: {config.model}", flush=True)
         results.update(_named(neural.train_and_score(config, sequences, windows, log=_log), name))
@@ -226,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         "vocab_size": data.VOCAB_SIZE,
         **run_ngrams(grids),
     }
-    results.update(run_models(runs, grids))
+    results.update(run_models(runs, grids, settings.transpose))
     results.update(run_frames(settings))
     results.update(run_remi(settings))
     results.update(report.published())
