@@ -14,13 +14,24 @@ def cmd_vae_prepare(args) -> None:
     from symbolic.data.segments import prepare_segments
 
     meta = prepare_segments(
-        args.manifest, args.out, bars=args.bars, melody=args.melody, program=args.program
+        args.manifest,
+        args.out,
+        bars=args.bars,
+        melody=args.melody,
+        program=args.program,
+        augment_transpose=args.transpose,
     )
     counts = ", ".join(f"{k}: {v['segments']} segments" for k, v in meta["counts"].items())
     print(
         f"prepared {args.out} ({meta['segment_steps']} steps; {counts}; "
         f"{len(meta['skipped'])} works skipped)"
     )
+
+
+def _check_render_has_out(args) -> None:
+    """`--render` on a command whose MIDI examples are optional needs their folder."""
+    if args.render and args.out is None:
+        raise ValueError("--render writes WAVs of the examples: pass --out DIR as well")
 
 
 def _print_paths(paths) -> None:
@@ -33,6 +44,8 @@ def cmd_vae_encode(args) -> None:
 
     index = vae_tools.encode_files(vae_tools.load_vae(args.run), args.files, args.out)
     print(f"wrote {args.out}: {len(index['mu'])} segments of {len(args.files)} files")
+    if args.render:
+        _print_paths(vae_tools.render_beside(args.files))
 
 
 def cmd_vae_sample(args) -> None:
@@ -92,33 +105,52 @@ def cmd_vae_vary(args) -> None:
 def cmd_vae_attribute(args) -> None:
     from symbolic import vae_tools
 
-    vectors = vae_tools.compute_attributes(vae_tools.load_vae(args.run), args.data)
-    names = [args.name] if args.name else list(vectors)
-    for name in names:
-        print(f"{name}: |vector| = {float((vectors[name] ** 2).sum() ** 0.5):.3f}")
+    _check_render_has_out(args)
+    if args.name and args.name not in vae_tools.ATTRIBUTE_NAMES:
+        raise ValueError(f"--name {args.name}: choose from {list(vae_tools.ATTRIBUTE_NAMES)}")
+    run = vae_tools.load_vae(args.run)
+    vectors = vae_tools.compute_attributes(run, args.data)
+    if args.name:
+        vectors = {args.name: vectors[args.name]}
+    for name, vector in vectors.items():
+        print(f"{name}: |vector| = {float((vector**2).sum() ** 0.5):.3f}")
     print(f"wrote {Path(args.run) / vae_tools.ATTRIBUTES_FILE}")
+    if args.out is not None:
+        _print_paths(vae_tools.attribute_examples(run, vectors, args.out, render=args.render))
 
 
 def cmd_vae_eval(args) -> None:
     from symbolic import vae_tools
 
-    print(json.dumps(vae_tools.evaluate_run(args.run_dir, args.split, args.data), indent=2))
+    _check_render_has_out(args)
+    metrics = vae_tools.evaluate_run(
+        args.run_dir, args.split, args.data, examples_dir=args.out, render=args.render
+    )
+    print(json.dumps(metrics, indent=2))
 
 
 def cmd_similar(args) -> None:
     from symbolic import vae_tools
 
-    for name, score in vae_tools.similar_command(args.query, args.index, args.k, args.run):
+    ranked = vae_tools.similar_command(args.query, args.index, args.k, args.run)
+    for name, score in ranked:
         print(f"{score:.4f}  {name}")
+    if args.render:
+        files = dict.fromkeys([str(args.query)] + [name for name, _ in ranked])  # query once
+        _print_paths(vae_tools.render_beside(list(files)))
 
 
 def _run_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, required=True, help="a trained `--model vae` run directory")
 
 
+def _render_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--render", action="store_true", help=f"also write a WAV beside {what}")
+
+
 def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder (one MIDI per item)")
-    p.add_argument("--render", action="store_true", help="also write a WAV beside each MIDI")
+    _render_arg(p, "each MIDI")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -165,6 +197,8 @@ def _add_generation_commands(vae) -> None:
 def add_vae_commands(sub) -> None:
     """Register `vae` (prepare, encode, sample, interpolate, vary, attribute, eval) and
     `similar` on the top-level subparsers."""
+    from symbolic.cli import _transpose_range
+
     vae = sub.add_parser("vae", help="MusicVAE: segments, latents, sampling, interpolation")
     vae = vae.add_subparsers(dest="vae_command", required=True)
 
@@ -174,12 +208,19 @@ def add_vae_commands(sub) -> None:
     p.add_argument("--bars", type=int, default=2, help="bars per segment (2 or 16 in the presets)")
     p.add_argument("--melody", action="store_true", help="the top voice, MusicVAE's encoding")
     p.add_argument("--program", type=int, default=40, help="program of the melody track")
+    p.add_argument(
+        "--transpose",
+        type=_transpose_range,
+        default=None,
+        help="augment train by transposed copies, LOW..HIGH semitones (MusicVAE: -5..5)",
+    )
     p.set_defaults(func=cmd_vae_prepare)
 
     p = vae.add_parser("encode", help="latent means of files' segments -> EMB.npz")
     p.add_argument("files", type=Path, nargs="+")
     _run_arg(p)
     p.add_argument("--out", type=Path, required=True)
+    _render_arg(p, "each input file")
     p.set_defaults(func=cmd_vae_encode)
 
     _add_generation_commands(vae)
@@ -188,12 +229,23 @@ def add_vae_commands(sub) -> None:
     _run_arg(p)
     p.add_argument("--name", default=None, help="print one (density, mean_pitch, syncopation)")
     p.add_argument("--data", type=Path, default=None, help="segments dir (default: the run's)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write examples: the prior mean moved by -2, -1, 0, +1, +2 times each vector",
+    )
+    _render_arg(p, "each example MIDI (needs --out)")
     p.set_defaults(func=cmd_vae_attribute)
 
     p = vae.add_parser("eval", help="reconstruction accuracy, KL, active dims on held-out data")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--data", type=Path, default=None, help="segments dir (default: the run's)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="also write 4 inputs and their reconstructions"
+    )
+    _render_arg(p, "each example MIDI (needs --out)")
     p.set_defaults(func=cmd_vae_eval)
 
     p = sub.add_parser("similar", help="nearest works to a MIDI file in a `vae encode` index")
@@ -201,4 +253,5 @@ def add_vae_commands(sub) -> None:
     p.add_argument("--index", type=Path, required=True)
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--run", type=Path, default=None, help="default: the index's run")
+    _render_arg(p, "the query and each file found")
     p.set_defaults(func=cmd_similar)

@@ -128,12 +128,30 @@ def write_midis(
     for i, row in enumerate(events):
         path = out_dir / f"{prefix}_{i:03d}.mid"
         seg.events_to_score(row).dump_midi(str(path))
-        if render:
-            from symbolic.render import render as render_wav
-
-            render_wav(path, path.with_suffix(".wav"))
         paths.append(path)
+    if render:
+        render_beside(paths)
     return paths
+
+
+def render_beside(paths: list[str | Path]) -> list[Path]:
+    """A WAV beside each file (FluidSynth): MIDI as it is, a notated score (e.g. .mxl) through
+    its MIDI conversion. Returns the WAV paths."""
+    import tempfile
+
+    from symbolic.data.convert import file_kind, load_score
+    from symbolic.render import render as render_wav
+
+    wavs = []
+    for path in map(Path, paths):
+        if file_kind(path) == "midi":
+            wavs.append(render_wav(path, path.with_suffix(".wav")))
+            continue
+        with tempfile.TemporaryDirectory(prefix="symbolic-vae-") as tmp:
+            midi = Path(tmp) / "score.mid"
+            load_score(path).dump_midi(str(midi))
+            wavs.append(render_wav(midi, path.with_suffix(".wav")))
+    return wavs
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -201,6 +219,23 @@ def compute_attributes(
     vectors = {name: attribute_vector(mu, values[name]) for name in ATTRIBUTE_NAMES}
     np.savez(run.run_dir / ATTRIBUTES_FILE, **vectors)
     return vectors
+
+
+def attribute_examples(
+    run: VAERun,
+    vectors: dict[str, np.ndarray],
+    out_dir: str | Path,
+    amounts: tuple[float, ...] = (-2.0, -1.0, 0.0, 1.0, 2.0),
+    *,
+    render: bool = False,
+) -> list[Path]:
+    """To hear what a vector does: the prior mean moved by each of `amounts` times each vector,
+    decoded; OUT_DIR/{name}_{i:03d}.mid is `amounts[i]` (+ WAV if render)."""
+    paths = []
+    for name, vector in vectors.items():
+        z = np.asarray(amounts, np.float32)[:, None] * vector[None, :]
+        paths += write_midis(decode_latents(run, z), out_dir, name, render=render)
+    return paths
 
 
 def load_attributes(run: VAERun) -> dict[str, np.ndarray]:
@@ -304,24 +339,34 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def transpose_events(events: np.ndarray, shift: int) -> np.ndarray:
-    """events [..., T] with every note-on moved `shift` semitones (kept within MIDI 0..127)."""
-    notes = events >= seg.FIRST_PITCH
-    moved = np.clip(events + shift, seg.FIRST_PITCH, seg.VOCAB_SIZE - 1)
-    return np.where(notes, moved, events).astype(np.int32)
+def _aligned_score(sims: np.ndarray, query_bars: np.ndarray, file_bars: np.ndarray) -> float:
+    """sims [S, Q, F]: cosines of S transpositions of the Q query segments against one file's F
+    segments. The best, over transpositions and bar offsets, of the summed cosine of the pairs
+    that line up bar for bar (query bar b + offset = file bar), divided by Q."""
+    offsets = file_bars[None, :] - query_bars[:, None]  # [Q, F]
+    best = -np.inf
+    for offset in np.unique(offsets):
+        aligned = np.where(offsets == offset, sims, 0.0).sum(axis=(1, 2)) / len(query_bars)
+        best = max(best, float(aligned.max()))
+    return best
 
 
-def rank_files(query_mu: np.ndarray, index: dict, k: int = 5) -> list[tuple[str, float]]:
+def rank_files(
+    query_mu: np.ndarray, query_bars: np.ndarray, index: dict, k: int = 5
+) -> list[tuple[str, float]]:
     """Files of `index` ranked by similarity to query segment means [S, Q, Z] (S transpositions
-    of the query's Q segments): per transposition, each query segment's best cosine among a file's
-    segments averaged over the query; a file scores its best transposition. Means are centred on
-    the index mean first, so the offset they all share does not dominate cosine."""
+    of the query's Q segments, first bars [Q]): the query is laid along each file at its best bar
+    offset and transposition (see `_aligned_score`). Matching segments in order, rather than each
+    to its nearest anywhere in the file, keeps a file whose segments happen to lie near many
+    latents from ranking first for every query. Means are centred on the index mean first, so the
+    offset they all share does not dominate cosine."""
     centre = index["mu"].mean(axis=0)
     sims = _unit(query_mu - centre) @ _unit(index["mu"] - centre).T  # [S, Q, N]
     scores = []
     for i, name in enumerate(index["files"]):
         cols = index["file_id"] == i
-        scores.append((str(name), float(sims[..., cols].max(axis=-1).mean(axis=-1).max())))
+        score = _aligned_score(sims[..., cols], np.asarray(query_bars), index["bar"][cols])
+        scores.append((str(name), score))
     return sorted(scores, key=lambda s: -s[1])[:k]
 
 
@@ -338,10 +383,10 @@ def similar_command(
     with np.load(index_path) as data:
         index = {key: data[key] for key in data.files}
     run = load_vae(run_dir or str(index["run_dir"]))
-    segments = file_segments(run, query)[0]
+    segments, bars = file_segments(run, query)
     shifts = range(-max_transpose, max_transpose + 1)
-    query_mu = np.stack([encode_segments(run, transpose_events(segments, s)) for s in shifts])
-    return rank_files(query_mu, index, k)
+    query_mu = np.stack([encode_segments(run, seg.transpose_events(segments, s)) for s in shifts])
+    return rank_files(query_mu, bars, index, k)
 
 
 # --- evaluation --------------------------------------------------------------------------------
@@ -373,9 +418,17 @@ def reconstruction_metrics(run: VAERun, segments: np.ndarray) -> dict[str, float
 
 
 def evaluate_run(
-    run_dir: str | Path, split: str = "test", data_dir: str | Path | None = None
+    run_dir: str | Path,
+    split: str = "test",
+    data_dir: str | Path | None = None,
+    *,
+    examples_dir: str | Path | None = None,
+    num_examples: int = 4,
+    render: bool = False,
 ) -> dict:
-    """`reconstruction_metrics` on a held-out split, appended to RUN_DIR/metrics.jsonl."""
+    """`reconstruction_metrics` on a held-out split, appended to RUN_DIR/metrics.jsonl. With
+    `examples_dir`, the first `num_examples` segments and their sampled reconstructions are
+    written there as input_NNN.mid / recon_NNN.mid (+ WAV if render), to be heard."""
     run = load_vae(run_dir)
     data_dir = data_dir or run.meta.get("data_dir")
     if data_dir is None:
@@ -384,4 +437,9 @@ def evaluate_run(
     metrics = {"event": "vae_eval", "split": split, **reconstruction_metrics(run, segments)}
     with (Path(run_dir) / "metrics.jsonl").open("a") as f:
         f.write(json.dumps(metrics) + "\n")
+    if examples_dir is not None:
+        inputs = segments[:num_examples]
+        recons = decode_latents(run, encode_segments(run, inputs))
+        write_midis(inputs, examples_dir, "input", render=render)
+        write_midis(recons, examples_dir, "recon", render=render)
     return metrics

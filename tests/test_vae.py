@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,6 +42,19 @@ def test_rest_only_segments_are_dropped():
     events[16 * 5] = seg.FIRST_PITCH + 62
     segments, bars = seg.cut_segments(events, 16, 2)
     assert bars.tolist() == [0, 4]  # windows over bars 1-4 alone are silent; none runs past the end
+
+
+def test_transposed_copies_keep_rhythm_and_drop_out_of_range():
+    events = np.zeros((2, 32), np.int32)
+    events[0, [0, 8]] = seg.FIRST_PITCH + np.array([60, 64])
+    events[1, [0, 4, 12]] = [seg.FIRST_PITCH + 124, seg.NOTE_OFF, seg.FIRST_PITCH + 70]
+    segments, bars = seg.transposed_copies(events, np.array([3, 7], np.int32), (0, -2, 5))
+    # the -2 copy keeps both rows; +5 would push pitch 124 past 127, so only row 0 is copied
+    assert len(segments) == 5 and bars.tolist() == [3, 7, 3, 7, 3]
+    assert ((segments >= seg.FIRST_PITCH) == (events[[0, 1, 0, 1, 0]] >= seg.FIRST_PITCH)).all()
+    assert (segments == seg.NOTE_OFF).sum() == 2  # note-offs and rests are never moved
+    assert segments[2, 8] == seg.FIRST_PITCH + 62 and segments[4, 0] == seg.FIRST_PITCH + 65
+    assert segments[3, 0] == seg.FIRST_PITCH + 122
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +193,52 @@ def test_similarity_search_finds_a_transposed_copy(
     copy.dump_midi(str(tmp_path / "query.mid"))
     ranked = vae_tools.similar_command(tmp_path / "query.mid", tmp_path / "index.npz", k=3)
     assert ranked[0][0] == str(files[1]), ranked
+    # slightly altered as well: every fifth soprano note a semitone higher
+    soprano = next(t for t in copy.tracks if t.program == seg.SOPRANO_PROGRAM)
+    for note in list(soprano.notes)[::5]:
+        note.pitch += 1
+    copy.dump_midi(str(tmp_path / "altered.mid"))
+    ranked = vae_tools.similar_command(tmp_path / "altered.mid", tmp_path / "index.npz", k=3)
+    assert ranked[0][0] == str(files[1]), ranked
+    assert ranked[0][1] < 0.999  # not an exact copy any more, yet still the nearest
+
+
+def test_every_vae_command_renders_beside_its_midi(
+    tiny_vae_run, bach_corpus_paths, tmp_path, monkeypatch
+):
+    """`--render` on each `symbolic vae` command and on `similar` writes one WAV per MIDI file the
+    command writes or lists (FluidSynth itself is tested in test_render; faked here)."""
+    from symbolic import cli, render
+    from symbolic.data.convert import load_score
+
+    def fake_render(midi_path, wav_path, **_):
+        assert Path(midi_path).is_file()
+        Path(wav_path).write_bytes(b"RIFF")
+        return Path(wav_path)
+
+    monkeypatch.setattr(render, "render", fake_render)
+
+    run = str(tiny_vae_run[0])
+    midi = tmp_path / "chorale.mid"
+    load_score(bach_corpus_paths[VAE_CHORALES[0]]).dump_midi(str(midi))
+    commands = {
+        "sample": ["vae", "sample", "--run", run, "--num", "2", "--out", "{out}"],
+        "interpolate": ["vae", "interpolate", str(midi), str(midi), "--run", run, "--steps", "3"]
+        + ["--out", "{out}"],
+        "vary": ["vae", "vary", str(midi), "--run", run, "--num", "2", "--out", "{out}"],
+        "attribute": ["vae", "attribute", "--run", run, "--name", "density", "--out", "{out}"],
+        "eval": ["vae", "eval", run, "--split", "train", "--out", "{out}"],
+    }
+    for name, argv in commands.items():
+        out = tmp_path / name
+        assert cli.main([a.replace("{out}", str(out)) for a in argv] + ["--render"]) == 0
+        mids, wavs = sorted(out.glob("*.mid")), sorted(out.glob("*.wav"))
+        assert mids and [w.stem for w in wavs] == [m.stem for m in mids], name
+    index = tmp_path / "index.npz"
+    assert (
+        cli.main(["vae", "encode", str(midi), "--run", run, "--out", str(index), "--render"]) == 0
+    )
+    assert midi.with_suffix(".wav").is_file() and index.is_file()
+    midi.with_suffix(".wav").unlink()
+    assert cli.main(["similar", str(midi), "--index", str(index), "-k", "1", "--render"]) == 0
+    assert midi.with_suffix(".wav").is_file()

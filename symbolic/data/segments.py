@@ -13,6 +13,8 @@ with the highest mean pitch, reduced to one note per onset by keeping the highes
 A prepared segments directory holds ``{split}.npz`` (``segments [N, T] int32``, ``work [N] int32``
 an index into ``meta.json["works"][split]``, ``bar [N] int32`` the first bar) and ``meta.json``.
 Segments start on every bar (hop of one bar, as MusicVAE does) and rest-only ones are dropped.
+Train segments can be augmented with transposed copies (``augment_transpose``, as ``prepare``
+does for token data); valid and test never are.
 """
 
 from __future__ import annotations
@@ -108,6 +110,29 @@ def score_segments(
     return cut_segments(melody_events(score, program), bar_steps, bars)
 
 
+def transpose_events(events: np.ndarray, shift: int) -> np.ndarray:
+    """events [..., T] with every note-on moved `shift` semitones (clipped to MIDI 0..127)."""
+    notes = events >= FIRST_PITCH
+    moved = np.clip(events + shift, FIRST_PITCH, VOCAB_SIZE - 1)
+    return np.where(notes, moved, events).astype(np.int32)
+
+
+def transposed_copies(
+    segments: np.ndarray, first_bars: np.ndarray, shifts: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Segments [N, T] and their first bars [N], plus one copy per non-zero shift; a copy whose
+    notes would leave MIDI 0..127 is dropped (not clipped, which would change the melody)."""
+    pitches = np.where(segments >= FIRST_PITCH, segments - FIRST_PITCH, -1)
+    low = np.where(pitches >= 0, pitches, 127).min(axis=1)
+    high = pitches.max(axis=1)
+    out, bars = [segments], [first_bars]
+    for shift in (s for s in shifts if s != 0):
+        fits = (low + shift >= 0) & (high + shift <= 127)
+        out.append(transpose_events(segments[fits], shift))
+        bars.append(first_bars[fits])
+    return np.concatenate(out), np.concatenate(bars)
+
+
 def events_to_score(events: np.ndarray, program: int = SOPRANO_PROGRAM, tpq: int = 480) -> Score:
     """Grid events [T] int -> a one-track `symusic.Score` in 4/4 at 120 bpm (for writing MIDI)."""
     step = tpq // STEPS_PER_QUARTER
@@ -168,13 +193,17 @@ def prepare_segments(
     melody: bool = True,
     program: int = SOPRANO_PROGRAM,
     cache_dir: Path | None = None,
+    augment_transpose: tuple[int, int] | None = None,
 ) -> dict:
-    """Cut every work of a manifest into melody segments and write a segments directory."""
+    """Cut every work of a manifest into melody segments and write a segments directory.
+    `augment_transpose=(low, high)` adds transposed copies of the train segments only (one per
+    non-zero shift, as `prepare` does for token data; MusicVAE transposes by -5..5)."""
     from symbolic.data.manifest import load_manifest, source_root
-    from symbolic.data.prepare import default_cache_dir, load_work
+    from symbolic.data.prepare import _shifts, default_cache_dir, load_work
 
     if not melody:
         raise ValueError("only --melody segments are implemented (MusicVAE's melody encoding)")
+    shifts = _shifts(augment_transpose)
     manifest = load_manifest(manifest_path)
     root, cache = source_root(manifest), cache_dir or default_cache_dir()
     splits: dict[str, list] = {"train": [], "valid": [], "test": []}
@@ -188,6 +217,8 @@ def prepare_segments(
         if len(segs) == 0:
             skipped.append({"work": work.id, "reason": "no 4/4 melody segment with notes"})
             continue
+        if work.split == "train":
+            segs, first_bars = transposed_copies(segs, first_bars, shifts)
         splits[work.split].append((work.id, segs, first_bars))
     meta = {
         "kind": SEGMENTS_KIND,
@@ -197,6 +228,7 @@ def prepare_segments(
         "segment_steps": bars * 16,
         "melody_program": program,
         "manifest": str(manifest_path),
+        "transpose": [min(shifts), max(shifts)] if len(shifts) > 1 else None,
         "skipped": skipped,
     }
     return write_segments_dir(out_dir, splits, meta)
