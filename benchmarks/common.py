@@ -1,5 +1,6 @@
 """Helpers every benchmark shares: where it ran (devices, versions, platform), the exact command,
-and writing `results.json` (one flat object) beside `results.md`."""
+and writing `results.json` (a flat object; music_metrics nests one level, an object per source)
+beside `results.md`."""
 
 from __future__ import annotations
 
@@ -60,11 +61,21 @@ def environment() -> dict[str, Scalar]:
     return env
 
 
-def write_results(out_dir: Path, results: dict[str, Scalar], markdown: str) -> tuple[Path, Path]:
-    """Write OUT_DIR/results.json (a flat object: scalars only) and OUT_DIR/results.md."""
-    nested = sorted(k for k, v in results.items() if not isinstance(v, Scalar))
+def _is_flat(value: object) -> bool:
+    """A scalar, or a dict of scalars (one level: e.g. one object per source)."""
+    if isinstance(value, dict):
+        return all(isinstance(v, Scalar) for v in value.values())
+    return isinstance(value, Scalar)
+
+
+def write_results(
+    out_dir: Path, results: dict[str, Scalar | dict[str, Scalar]], markdown: str
+) -> tuple[Path, Path]:
+    """Write OUT_DIR/results.json (scalars, or objects of scalars one level deep) and
+    OUT_DIR/results.md."""
+    nested = sorted(k for k, v in results.items() if not _is_flat(v))
     if nested:
-        raise TypeError(f"results.json must be flat; not scalars: {nested}")
+        raise TypeError(f"results.json holds scalars or objects of scalars; not these: {nested}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "results.json", out_dir / "results.md"
