@@ -32,6 +32,7 @@ def cmd_manifest(args) -> None:
 
 def cmd_prepare(args) -> None:
     from symbolic.data.prepare import prepare
+    from symbolic.data.views import View
 
     meta = prepare(
         args.manifest,
@@ -40,6 +41,7 @@ def cmd_prepare(args) -> None:
         augment_transpose=args.transpose,
         workers=args.workers,
         progress=not args.no_progress,
+        view=View(args.view, args.track, args.chord_rate),
     )
     _print_prepare(meta, args.out)
 
@@ -81,6 +83,7 @@ def cmd_eval(args) -> None:
 
 
 def cmd_generate(args) -> None:
+    from symbolic.conditioning import Condition
     from symbolic.generate import Controls, generate
 
     controls = Controls(
@@ -94,21 +97,42 @@ def cmd_generate(args) -> None:
         beam=args.beam,
         plot=args.plot,
     )
-    paths = generate(
-        args.run_dir,
-        args.out,
+    condition = Condition(
+        chords=args.chords,
+        chords_file=args.chords_file,
+        melody=args.melody,
+        tempo=args.tempo,
+        time_signature=args.time_signature,
+    )
+    settings = dict(
         num=args.num,
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
-        prompt_midi=args.prompt,
         render=args.render,
         controls=controls,
     )
+    if args.infill_bars is not None:
+        if not condition.is_empty:
+            raise ValueError("--infill-bars cannot be combined with chords, melody or tempo")
+        paths = _infill(args, settings)
+    else:
+        paths = generate(
+            args.run_dir, args.out, prompt_midi=args.prompt, condition=condition, **settings
+        )
     for path in paths:
         print(path)
+
+
+def _infill(args, settings: dict) -> list[Path]:
+    """`generate --infill-bars`: regenerate those bars of --prompt (symbolic.infill)."""
+    from symbolic.infill import generate_infill
+
+    if args.prompt is None:
+        raise ValueError("--infill-bars needs --prompt IN.mid: the piece whose bars to regenerate")
+    return generate_infill(args.run_dir, args.out, args.prompt, args.infill_bars, **settings)
 
 
 def cmd_plot(args) -> None:
@@ -199,6 +223,27 @@ def _add_control_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", action="store_true", help="also write a piano-roll PNG per MIDI")
 
 
+def _add_view_args(p: argparse.ArgumentParser) -> None:
+    """What `prepare` keeps of each work (checked by symbolic.data.views.View, which is not
+    imported here: it loads miditok, and the parser is built for every command)."""
+    p.add_argument(
+        "--view",
+        default="full",
+        help="full, melody, chords, drums, melody_over_chords or chords_for_melody",
+    )
+    p.add_argument("--track", default=None, help="melody views: a track or GM program name")
+    p.add_argument("--chord-rate", default="beat", help="chord views: a chord per beat or bar")
+
+
+def _add_condition_args(p: argparse.ArgumentParser) -> None:
+    """Conditions the model reads as input (symbolic.conditioning)."""
+    p.add_argument("--chords", default=None, help='a progression to follow, e.g. "C G Am F"')
+    p.add_argument("--chords-file", type=Path, default=None, help="follow this file's chords")
+    p.add_argument("--melody", type=Path, default=None, help="harmonise this MIDI's top voice")
+    p.add_argument("--tempo", type=float, default=None, help="beats per minute")
+    p.add_argument("--time-signature", default=None, help="e.g. 3/4 (default 4/4)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symbolic", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true")
+    _add_view_args(p)
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help="train or resume a model")
@@ -262,6 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_args(p)
     _add_control_args(p)
     p.add_argument("--prompt", type=Path, default=None, help="a MIDI file to continue")
+    _add_condition_args(p)
+    p.add_argument(
+        "--infill-bars",
+        default=None,
+        metavar="FIRST-LAST",
+        help="regenerate these bars of --prompt and keep the rest (a run trained with FIM)",
+    )
     p.add_argument("--render", action="store_true", help="also write a WAV beside each MIDI")
     p.set_defaults(func=cmd_generate)
 

@@ -28,7 +28,7 @@ Never imports jax.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def _ids(vocab: dict[str, int], kind: str) -> dict[str, int]:
     return {tok[len(prefix) :]: i for tok, i in vocab.items() if tok.startswith(prefix)}
 
 
-def _static(vocab_size: int, mask: np.ndarray) -> Component:
+def static(vocab_size: int, mask: np.ndarray) -> Component:
     """A one-state component allowing ``mask`` ``[V]`` bool."""
     return Component(
         mask[None].copy(),
@@ -228,11 +228,27 @@ def bar_limit(vocab: dict[str, int], bars: int) -> Component:
     return Component(allowed, transition, merge, counts_prompt=False)
 
 
+def widen(component: Component, vocab_size: int) -> Component:
+    """``component`` over a model vocabulary of ``vocab_size`` ids: ids appended after the
+    tokenizer's are allowed (the grammar decides about them), keep the state, never merge."""
+    states, vocab = component.allowed.shape
+    extra = vocab_size - vocab
+    if extra == 0:
+        return component
+    keep = np.repeat(np.arange(states, dtype=np.int32)[:, None], extra, axis=1)
+    return replace(
+        component,
+        allowed=np.concatenate([component.allowed, np.ones((states, extra), bool)], axis=1),
+        transition=np.concatenate([component.transition, keep], axis=1),
+        merge_into_eos=np.concatenate([component.merge_into_eos, np.zeros_like(keep, bool)], 1),
+    )
+
+
 def combine(components: list[Component], vocab_size: int) -> Constraints:
     """The product automaton of ``components`` (mixed-radix state index, first most
     significant): a token is allowed when every component allows it."""
     if not components:
-        components = [_static(vocab_size, np.ones(vocab_size, bool))]
+        components = [static(vocab_size, np.ones(vocab_size, bool))]
     allowed = np.ones((1, vocab_size), bool)
     transition = np.zeros((1, vocab_size), np.int32)
     merge = np.zeros((1, vocab_size), bool)
@@ -245,8 +261,9 @@ def combine(components: list[Component], vocab_size: int) -> Constraints:
     return Constraints(allowed, transition.astype(np.int32), merge, tuple(components))
 
 
-def build(tokenizer, spec: Spec) -> Constraints:
-    """Constraints for a REMI tokenizer (``tokenizer.vocab`` and its positions per beat).
+def build(tokenizer, spec: Spec, vocab_size: int | None = None) -> Constraints:
+    """Constraints for a REMI tokenizer (``tokenizer.vocab`` and its positions per beat), over
+    a model vocabulary of ``vocab_size`` ids (default: the tokenizer's; see ``widen``).
 
     Raises:
         ValueError: an impossible constraint, or grid/bars with a tokenizer without
@@ -255,7 +272,7 @@ def build(tokenizer, spec: Spec) -> Constraints:
     vocab = dict(tokenizer.vocab)
     comps = []
     if spec.key is not None or spec.pitch_range is not None:
-        comps.append(_static(len(vocab), pitch_mask(vocab, spec.key, spec.pitch_range)))
+        comps.append(static(len(vocab), pitch_mask(vocab, spec.key, spec.pitch_range)))
     if (spec.grid or spec.bars or spec.max_polyphony) and "Bar_None" not in vocab:
         raise ValueError("grid, bars and polyphony constraints need a REMI tokenizer")
     if spec.max_polyphony is not None:
@@ -264,4 +281,5 @@ def build(tokenizer, spec: Spec) -> Constraints:
         comps.append(grid(vocab, spec.grid, tokenizer.config.max_num_pos_per_beat))
     if spec.bars is not None:
         comps.append(bar_limit(vocab, spec.bars))
-    return combine(comps, len(vocab))
+    vocab_size = vocab_size or len(vocab)
+    return combine([widen(c, vocab_size) for c in comps], vocab_size)

@@ -13,6 +13,7 @@ import functools
 import json
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic import beam, checkpoint, constraints, grammar, midi_io, models, sampling, tokenization
+from symbolic import (
+    beam,
+    checkpoint,
+    conditioning,
+    constraints,
+    grammar,
+    midi_io,
+    models,
+    sampling,
+    tokenization,
+)
 from symbolic.config import RunConfig
+from symbolic.data import views
+from symbolic.data.convert import load_score
 
 REPORT_FILE = "generation.json"
 
@@ -98,12 +111,24 @@ def load(run_dir: str | Path) -> LoadedRun:
     return LoadedRun(config, params, meta, tokenizer)
 
 
+def run_grammar(run: LoadedRun) -> grammar.Grammar:
+    """The token automaton of the run's tokenizer and data view: its chord tokens, and none of
+    the tokens the view never holds (a piano note in a drums run, ...)."""
+    view = views.View.from_meta(run.meta)
+    automaton = grammar.build_grammar(run.tokenizer, views.chord_slots(run.tokenizer, view))
+    return grammar.restrict(automaton, views.forbidden_ids(run.tokenizer, view))
+
+
 def prompt_ids(run: LoadedRun, automaton, prompt_midi: str | Path | None) -> tuple[list[int], int]:
-    """BOS plus the tokens of `prompt_midi` (none without one), and the grammar state after them."""
+    """BOS plus the tokens of `prompt_midi` in the run's data view (none without one), and the
+    grammar state after them."""
     special = run.meta["special_ids"]
     if prompt_midi is None:
         return [special["bos"]], automaton.start_state
-    body = tokenization.encode(run.tokenizer, prompt_midi)
+    try:
+        body = views.encode_score(run.tokenizer, run.meta, load_score(prompt_midi))
+    except views.NoContent as err:
+        raise ValueError(f"{prompt_midi}: {err}") from None
     body = [i for i in body if i not in (special["bos"], special["eos"], special["pad"])]
     if not body:
         raise ValueError(f"{prompt_midi}: the prompt has no tokens (no notes?)")
@@ -171,30 +196,37 @@ def _timed_compile(fn, args: tuple, kwargs: dict):
     return compiled, time.perf_counter() - started
 
 
-def control_arrays(run: LoadedRun, controls: Controls, prompt: list[int]) -> dict:
-    """Sampler keyword arguments for the constraints and the repetition penalty of `controls`."""
+def control_arrays(
+    run: LoadedRun, controls: Controls, prompt: list[int], tables: tuple | None = None
+) -> dict:
+    """Sampler keyword arguments for the constraints and the repetition penalty of `controls`.
+
+    `tables` (constraints.Constraints, state) replaces the constraints of `controls` (infilling
+    adds its own automaton, `symbolic.infill`); tables span the model's vocabulary.
+    """
     kwargs: dict = {}
-    spec = controls.spec()
-    if spec != constraints.Spec():
-        tables = constraints.build(run.tokenizer, spec)
+    spec, vocab_size = controls.spec(), run.config.model.vocab_size
+    if tables is None and spec != constraints.Spec():
+        built = constraints.build(run.tokenizer, spec, vocab_size)
+        tables = built, built.state_after(prompt[1:])
+    if tables is not None:
         kwargs["constraints"] = sampling.ConstraintArrays(
-            jnp.asarray(tables.allowed),
-            jnp.asarray(tables.transition),
-            jnp.asarray(tables.merge_into_eos),
+            jnp.asarray(tables[0].allowed),
+            jnp.asarray(tables[0].transition),
+            jnp.asarray(tables[0].merge_into_eos),
         )
-        kwargs["constraint_states"] = tables.state_after(prompt[1:])
+        kwargs["constraint_states"] = tables[1]
     if controls.repetition_penalty != 1.0:
-        pitches = np.zeros(len(run.tokenizer.vocab), bool)
+        pitches = np.zeros(vocab_size, bool)
         pitches[run.tokenizer.token_ids_of_type("Pitch")] = True
         kwargs["repetition_penalty"] = controls.repetition_penalty
         kwargs["penalty_ids"] = jnp.asarray(pitches)
     return kwargs
 
 
-def _search_fn(run: LoadedRun, model_config, max_tokens: int, beam_width: int, num: int):
+def _search_fn(run: LoadedRun, model_config, max_tokens: int, beam_width: int, num: int, eos: int):
     """The jitted sampler (or beam search when beam_width >= 1) and its decode-state rows."""
-    special = run.meta["special_ids"]
-    eos, pad = int(special["eos"]), int(special["pad"])
+    pad = int(run.meta["special_ids"]["pad"])
     name = run.config.model_name
     if beam_width:
         return jitted_beam(name, model_config, max_tokens, beam_width, eos, pad), beam_width
@@ -202,12 +234,13 @@ def _search_fn(run: LoadedRun, model_config, max_tokens: int, beam_width: int, n
 
 
 def _search_kwargs(
-    run: LoadedRun, automaton, prompt: list[int], grammar_state: int, controls, rows: int
+    run: LoadedRun, automaton, prompt: list[int], grammar_state: int, controls, rows: int, tables
 ) -> dict:
     """Grammar, constraint and penalty keyword arguments for `rows` copies of the prompt."""
-    extra = control_arrays(run, controls, prompt)
+    extra = control_arrays(run, controls, prompt, tables)
     if "constraint_states" in extra:
         extra["constraint_states"] = jnp.full((rows,), extra["constraint_states"], jnp.int32)
+    automaton = grammar.widen(automaton, run.config.model.vocab_size)  # ids after the tokenizer's
     return dict(
         grammar=sampling.GrammarArrays(
             jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition, jnp.int32)
@@ -230,17 +263,22 @@ def sample_tokens(
     top_p: float,
     seed: int,
     controls: Controls | None = None,
+    tables: tuple | None = None,
+    eos_id: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, SamplingStats]:
     """Sample `num` continuations of `prompt` in one batch (or beam search, see `Controls`).
 
+    `tables` replaces the constraints of `controls` (see `control_arrays`), and `eos_id` the
+    token that ends a row (default: EOS); infilling ends its middle with a sentinel instead.
     Returns tokens [num, P + max_tokens] int32, lengths [num] int32 (numpy) and timings.
     """
     controls = controls or Controls()
     check_length(run.config, len(prompt), max_tokens)
     model_config = decode_config(run.config, len(prompt) + max_tokens)
     rows = 1 if controls.beam else num  # beam search: one prompt, `beam` rows
-    fn, state_rows = _search_fn(run, model_config, max_tokens, controls.beam, num)
-    kwargs = _search_kwargs(run, automaton, prompt, grammar_state, controls, rows)
+    eos = int(run.meta["special_ids"]["eos"]) if eos_id is None else eos_id
+    fn, state_rows = _search_fn(run, model_config, max_tokens, controls.beam, num, eos)
+    kwargs = _search_kwargs(run, automaton, prompt, grammar_state, controls, rows, tables)
     if not controls.beam:
         kwargs.update(
             rng=jax.random.PRNGKey(seed), temperature=temperature, top_k=top_k, top_p=top_p
@@ -270,10 +308,12 @@ def write_samples(
     lengths: np.ndarray,
     out_dir: Path,
     controls: Controls | None = None,
+    edit: Callable[[Any], None] | None = None,
 ) -> tuple[list[Path], list[int]]:
     """Decode each row of tokens [num, L] (up to its length) to OUT_DIR/sample_NNN.mid, a
     DAW-ready file (`midi_io`) with the key signature of `controls.key` (else estimated), and
-    a piano roll sample_NNN.png with `controls.plot`.
+    a piano roll sample_NNN.png with `controls.plot`. `edit` may change each decoded
+    `symusic.Score` in place before it is written (infilling restores the prompt's tempos).
 
     Returns the paths and each sample's note count; a sample without notes gets a warning.
     """
@@ -283,7 +323,9 @@ def write_samples(
     paths, notes = [], []
     for i, (row, length) in enumerate(zip(tokens, lengths, strict=True)):
         path = out_dir / f"sample_{i:03d}.mid"
-        score = tokenization.decode(run.tokenizer, row[:length])  # specials are dropped
+        score = views.decode(run.tokenizer, run.meta, row[:length])  # specials are dropped
+        if edit is not None:
+            edit(score)
         midi_io.save_daw_midi(score, path, key=key, monophonic=controls.monophonic)
         if controls.plot:
             from symbolic.plot import plot_midi  # matplotlib only when asked
@@ -310,6 +352,7 @@ def generate(
     render: bool = False,
     sample_rate: int = 44100,
     controls: Controls | None = None,
+    condition: conditioning.Condition | None = None,
 ) -> list[Path]:
     """Sample `num` pieces from the run in RUN_DIR and write OUT_DIR/sample_000.mid, ... .
 
@@ -318,7 +361,9 @@ def generate(
     filters; the token grammar always applies. `render` also writes sample_000.wav, ... with
     FluidSynth. OUT_DIR/generation.json records the settings, lengths, note counts and the
     sampling speed, which is also printed. `controls` adds constraints, a repetition penalty,
-    beam search and piano-roll PNGs (see `Controls`). Returns the MIDI paths, then the WAV paths.
+    beam search and piano-roll PNGs (see `Controls`). `condition` gives chords, a melody, a
+    tempo or a time signature as model input (`symbolic.conditioning`); `max_tokens` is raised
+    to what the condition's forced tokens take. Returns the MIDI paths, then the WAV paths.
     """
     if num < 1 or max_tokens < 1:
         raise ValueError(f"num and max_tokens must be >= 1 (got {num}, {max_tokens})")
@@ -326,25 +371,46 @@ def generate(
         num=num, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
     )
     run = load(run_dir)
-    automaton = grammar.build_grammar(run.tokenizer)
-    prompt, state = prompt_ids(run, automaton, prompt_midi)
-    controls = controls or Controls()
+    automaton = run_grammar(run)
+    controls, condition = controls or Controls(), condition or conditioning.Condition()
+    if condition.is_empty:
+        prompt, state = prompt_ids(run, automaton, prompt_midi)
+        plan, tables = None, None
+    else:
+        if prompt_midi is not None:
+            raise ValueError("--prompt cannot be combined with a condition (chords, melody, ...)")
+        plan = conditioning.plan(run.tokenizer, run.meta, condition, str(run_dir))
+        prompt, state = plan.prompt, grammar.state_after(automaton, plan.prompt[1:])
+        vocab_size = run.config.model.vocab_size
+        tables = conditioning.tables(run.tokenizer, controls.spec(), plan, vocab_size)
+        settings["max_tokens"] = max(max_tokens, plan.needed_tokens)
     tokens, lengths, stats = sample_tokens(
-        run, prompt, state, automaton, **settings, controls=controls
+        run, prompt, state, automaton, **settings, controls=controls, tables=tables
     )
-    paths, notes = write_samples(run, tokens, lengths, Path(out_dir), controls)
-    if render:
-        from symbolic.render import render as render_wav  # FluidSynth only when asked
-
-        paths += [render_wav(p, p.with_suffix(".wav"), sample_rate=sample_rate) for p in paths]
+    tempo = plan.tempo if plan else None
+    edit = functools.partial(conditioning.set_tempo, bpm=tempo) if tempo else None
+    paths, notes = write_samples(run, tokens, lengths, Path(out_dir), controls, edit)
     report = {
         "run_dir": str(run_dir),
         "settings": {**settings, "prompt_midi": str(prompt_midi) if prompt_midi else None},
         "controls": asdict(controls),
+        "condition": condition.to_json(),
         "stats": asdict(stats),
         "lengths": lengths.tolist(),
         "notes": notes,
     }
-    (Path(out_dir) / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    print(stats.summary())
+    return finish(paths, Path(out_dir), report, render, sample_rate)
+
+
+def finish(paths: list[Path], out_dir: Path, report: dict, render: bool, sample_rate: int):
+    """Render `paths` to WAV with `render`, write OUT_DIR/generation.json and print the
+    sampling speed (`report["stats"]`). Returns the MIDI paths, then the WAV paths."""
+    if render:
+        from symbolic.render import render as render_wav  # FluidSynth only when asked
+
+        paths = paths + [
+            render_wav(p, p.with_suffix(".wav"), sample_rate=sample_rate) for p in paths
+        ]
+    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    print(SamplingStats(**report["stats"]).summary())
     return paths

@@ -32,6 +32,7 @@ unmasked lookup stays in range.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -153,38 +154,80 @@ def _note_body(b: _Builder, v: _Vocab, key: tuple, pitch: str, end: int) -> tupl
     return melodic, drum
 
 
-def _build_remi(tokenizer, v: _Vocab, b: _Builder, eos: int) -> Grammar:
-    """REMI: state = (phase, positions in the bar, current position)."""
+@dataclass(frozen=True)
+class ChordSlots:
+    """Chord-symbol tokens in REMI bars (``symbolic.data.views``): after ``Bar TimeSig``, a bar
+    holds exactly ``per_bar[time signature]`` tokens out of ``ids``, before its notes
+    (``before_notes``) or after them (then the bar ends with its chords)."""
+
+    ids: tuple[int, ...]  # ids after the tokenizer's vocabulary
+    per_bar: dict[str, int]  # TimeSig value ("4/4") -> chord tokens in such a bar
+    before_notes: bool = True
+
+
+def _build_remi(tokenizer, v: _Vocab, b: _Builder, eos: int, chords: ChordSlots | None) -> Grammar:
+    """REMI: state = (phase, positions in the bar, chord slots of the bar, current position)."""
     per_beat = tokenizer.config.max_num_pos_per_beat
     pos_values = [int(x) for x in v.values("Position")]
     pos_ids = v.ids("Position")[np.argsort(pos_values)]  # pos_ids[p] is Position_p
     if sorted(pos_values) != list(range(len(pos_values))):
         raise ValueError("build_grammar: REMI positions are not 0..N-1")
     ts_ids, ts_values = v.ids("TimeSig"), v.values("TimeSig")
-    bar_lengths = sorted({int(t.split("/")[0]) * per_beat for t in ts_values})
+
+    def kind(time_sig: str) -> tuple[int, int]:
+        slots = chords.per_bar[time_sig] if chords else 0
+        return int(time_sig.split("/")[0]) * per_beat, slots
+
     start, after_bar, end = b.state("start"), b.state("bar"), b.state("end")
-    bar_id = v.ids("Bar")
-    b.allow(start, bar_id, after_bar)
+    b.allow(start, v.ids("Bar"), after_bar)
     b.allow(end, [eos], end)
-    for length in bar_lengths:
-        positions = [b.state("position", length, p) for p in range(length)]
-        bar_open = b.state("bar_open", length)
-        b.allow(bar_open, pos_ids[:length], positions)
-        b.allow(bar_open, bar_id, after_bar)
-        for p in range(length):
-            key = (length, p)
-            tempo, done = b.state("tempo", *key), b.state("note_done", *key)
-            melodic, drum = _note_body(b, v, key, "Pitch", done)
-            for state in (positions[p], tempo, done):
-                _program_edges(b, v, state, melodic, drum)
-            b.allow(positions[p], v.ids("Tempo"), tempo)
-            for state in (tempo, done):
-                b.allow(state, pos_ids[p + 1 : length], positions[p + 1 :])
-                b.allow(state, bar_id, after_bar)
-            b.allow(done, [eos], end)
-    lengths = [int(t.split("/")[0]) * per_beat for t in ts_values]
-    b.allow(after_bar, ts_ids, [b.state("bar_open", n) for n in lengths])
+    exits = (after_bar, end, eos)
+    entries = {key: _remi_bar(b, v, key, pos_ids, exits, chords) for key in map(kind, ts_values)}
+    b.allow(after_bar, ts_ids, [entries[kind(t)] for t in ts_values])
     return b.build(start, eos)
+
+
+def _remi_bar(b: _Builder, v: _Vocab, key: tuple, pos_ids, exits: tuple, chords) -> int:
+    """States of one kind of bar, ``key`` = (positions, chord slots); returns its entry state.
+
+    ``exits`` = (state after Bar, end state, EOS id). Chords before the notes lead from the
+    entry to ``bar_open``; chords after them lead from any state that may end the bar to a
+    ``bar_end`` state, the only one allowing Bar or EOS.
+    """
+    length, slots = key
+    after_bar, end, eos = exits
+    bar_open = b.state("bar_open", *key)
+    positions = [b.state("position", *key, p) for p in range(length)]
+    b.allow(bar_open, pos_ids[:length], positions)
+    closing, done_states = [bar_open], []  # states where the bar's notes may end
+    for p in range(length):
+        tempo, done = b.state("tempo", *key, p), b.state("note_done", *key, p)
+        melodic, drum = _note_body(b, v, (*key, p), "Pitch", done)
+        for state in (positions[p], tempo, done):
+            _program_edges(b, v, state, melodic, drum)
+        b.allow(positions[p], v.ids("Tempo"), tempo)
+        for state in (tempo, done):
+            b.allow(state, pos_ids[p + 1 : length], positions[p + 1 :])
+        closing += [tempo, done]
+        done_states.append(done)
+    if slots and not chords.before_notes:
+        chain = [b.state("chord", *key, j) for j in range(1, slots)] + [b.state("bar_end", *key)]
+        for state in closing:
+            b.allow(state, chords.ids, chain[0])
+        for state, following in pairwise(chain):
+            b.allow(state, chords.ids, following)
+        closing, done_states = [chain[-1]], [chain[-1]]
+    for state in closing:
+        b.allow(state, v.ids("Bar"), after_bar)
+    for state in done_states:
+        b.allow(state, [eos], end)
+    if not (slots and chords.before_notes):
+        return bar_open
+    b.allow(bar_open, [eos], end)  # the bar's chords are content enough to end on
+    chain = [b.state("chord", *key, j) for j in range(slots)] + [bar_open]
+    for state, following in pairwise(chain):
+        b.allow(state, chords.ids, following)
+    return chain[0]
 
 
 def _time_edges(b: _Builder, v: _Vocab, states: tuple[int, ...], melodic: int, drum: int):
@@ -230,8 +273,9 @@ def _build_midi_like(_tokenizer, v: _Vocab, b: _Builder, eos: int) -> Grammar:
     return b.build(b.state("shift", False), eos)
 
 
-def build_grammar(tokenizer) -> Grammar:
-    """Automaton for a MidiTok REMI, TSD or MIDILike tokenizer (single stream, programs).
+def build_grammar(tokenizer, chords: ChordSlots | None = None) -> Grammar:
+    """Automaton for a MidiTok REMI, TSD or MIDILike tokenizer (single stream, programs);
+    ``chords`` adds chord-symbol tokens to REMI bars (ids after the vocabulary).
 
     Returns:
         ``Grammar`` with ``allowed [S, vocab] bool`` and ``transition [S, vocab] int32``.
@@ -245,8 +289,42 @@ def build_grammar(tokenizer) -> Grammar:
         raise ValueError(f"build_grammar: no grammar for {name} (supported: {', '.join(builders)})")
     _check_config(tokenizer)
     v = _Vocab(dict(tokenizer.vocab))
-    b = _Builder(len(tokenizer.vocab))
-    return builders[name](tokenizer, v, b, v.one("EOS_None"))
+    eos, size = v.one("EOS_None"), len(tokenizer.vocab)
+    if name == "REMI":
+        size = size if chords is None else max(size, max(chords.ids) + 1)
+        return _build_remi(tokenizer, v, _Builder(size), eos, chords)
+    if chords is not None:
+        raise ValueError(f"build_grammar: chord tokens need REMI's Bar tokens, not {name}")
+    return builders[name](tokenizer, v, _Builder(size), eos)
+
+
+def widen(grammar: Grammar, vocab_size: int) -> Grammar:
+    """The automaton over a model vocabulary of ``vocab_size`` ids: ids appended after the
+    tokenizer's (sentinels, separators) are never allowed and keep the state."""
+    states, vocab = grammar.allowed.shape
+    if vocab_size == vocab:
+        return grammar
+    if vocab_size < vocab:
+        raise ValueError(f"a model vocabulary of {vocab_size} ids is smaller than {vocab} tokens")
+    extra = vocab_size - vocab
+    allowed = np.concatenate([grammar.allowed, np.zeros((states, extra), bool)], axis=1)
+    keep = np.repeat(np.arange(states, dtype=np.int32)[:, None], extra, axis=1)
+    transition = np.concatenate([grammar.transition, keep], axis=1)
+    return Grammar(allowed, transition, grammar.start_state, grammar.eos_id)
+
+
+def restrict(grammar: Grammar, forbidden) -> Grammar:
+    """The automaton with the ids ``forbidden`` never allowed (a data view's vocabulary:
+    drums only, no notes in a chord progression, ...).
+
+    Raises:
+        ValueError: a state would be left without any allowed token.
+    """
+    allowed = grammar.allowed.copy()
+    allowed[:, np.asarray(list(forbidden), dtype=np.int64)] = False
+    if not allowed.any(axis=1).all():
+        raise ValueError("restrict: the forbidden tokens leave a grammar state with no token")
+    return Grammar(allowed, grammar.transition, grammar.start_state, grammar.eos_id)
 
 
 def state_after(grammar: Grammar, ids) -> int:

@@ -83,7 +83,8 @@ def estimate_key(score: ScoreTick) -> Key | None:
 def prepare_score(
     score: ScoreTick, key: Key | None = None, monophonic: bool = False
 ) -> tuple[ScoreTick, Key | None]:
-    """A cleaned copy of `score` with tempo, meter, key signature and track names;
+    """A cleaned copy of `score` with tempo, meter, key signature and track names (GM program
+    names for unnamed tracks);
     `monophonic` also cuts pitched notes at the next onset of their track."""
     score = tokenization.ensure_tempo_and_meter(score.copy())
     tpq = score.ticks_per_quarter
@@ -91,7 +92,8 @@ def prepare_score(
         score = score.resample(DAW_TICKS_PER_QUARTER, min_dur=1)
     min_len = max(score.ticks_per_quarter // 8, 1)
     for track in score.tracks:
-        track.name = tokenization.program_name(track.program, track.is_drum)
+        # A name the decoder gave (the "Chords" track of chord views) stays.
+        track.name = track.name or tokenization.program_name(track.program, track.is_drum)
         if not len(track.notes):
             continue
         n = track.notes.numpy()

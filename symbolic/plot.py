@@ -1,4 +1,5 @@
-"""Piano-roll pictures of MIDI files (matplotlib, headless): notes, bar and beat lines.
+"""Piano-roll pictures of MIDI files (matplotlib, headless): notes, bar and beat lines, and
+the chord symbols of a ``Chords`` track (chord views, ``symbolic.data.views``).
 
 The only module that imports matplotlib, lazily, so the rest of the package does not need it.
 """
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 from symusic import Score
+
+from symbolic.data.chords import CHORD_TRACK_NAME, label_events, symbol
 
 _FIGSIZE = (12, 4)
 
@@ -51,6 +54,9 @@ def plot_score(score, out: str | Path, title: str = "") -> Path:
     ax.vlines(np.array(bars) / tpq, 0, 127, colors="0.4", linewidth=0.8)
     ax.set_xlim(0, end / tpq)
     ax.set_ylim((low - 2, high + 2) if high >= low else (48, 84))
+    labels = [e for t in score.tracks if t.name == CHORD_TRACK_NAME for e in label_events(t)]
+    for tick, value in labels:  # the chord symbols of a chord track, above the notes
+        ax.text(tick / tpq, high + 2, symbol(value), fontsize=8, va="bottom", clip_on=False)
     ax.set_xlabel("quarter notes")
     ax.set_ylabel("MIDI pitch")
     ax.set_title(title)

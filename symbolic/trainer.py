@@ -21,6 +21,7 @@ from symbolic import models, parallel
 from symbolic.baselines import unigram_nll
 from symbolic.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
 from symbolic.config import RunConfig
+from symbolic.data import fim
 from symbolic.data import segments as segments_lib
 from symbolic.data.batches import Split, eval_batches, load_meta, load_split, train_batch
 from symbolic.losses import OBJECTIVES, mean_metrics
@@ -33,11 +34,13 @@ SUMMARY_FILE = "summary.json"
 
 
 def with_vocab_size(config: RunConfig, meta: dict) -> RunConfig:
-    """The config with the model's vocabulary sized to the data set's; for segment data (fixed
-    length, see `symbolic.data.segments`) also the model's and the batches' segment length."""
+    """The config with the model's vocabulary sized to the data set's (plus the FIM sentinels
+    of `symbolic.data.fim` when train.fim_rate > 0); for segment data (fixed length, see
+    `symbolic.data.segments`) also the model's and the batches' segment length."""
     model = dataclasses.replace(config.model, vocab_size=int(meta["vocab_size"]))
     if meta.get("kind") != segments_lib.SEGMENTS_KIND:
-        return dataclasses.replace(config, model=model)
+        vocab = model.vocab_size + fim.extra_vocab(config.train.fim_rate)
+        return dataclasses.replace(config, model=dataclasses.replace(model, vocab_size=vocab))
     length = int(meta["segment_steps"])
     if hasattr(model, "seq_len"):
         model = dataclasses.replace(model, seq_len=length)
@@ -62,7 +65,8 @@ def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConf
         if old_meta.get("tokenizer_hash") != meta.get("tokenizer_hash"):
             raise ValueError(f"{run_dir}: was trained with another tokenizer than {data_dir}")
     config.save(run_dir / CONFIG_FILE)
-    shutil.copyfile(Path(data_dir) / META_FILE, run_dir / META_FILE)
+    run_meta = fim.run_meta(meta, config.train.fim_rate)  # + the FIM sentinel ids, if on
+    (run_dir / META_FILE).write_text(json.dumps(run_meta, indent=1) + "\n")
     if (Path(data_dir) / TOKENIZER_FILE).is_file():  # segment data has a fixed encoding instead
         shutil.copyfile(Path(data_dir) / TOKENIZER_FILE, run_dir / TOKENIZER_FILE)
     return config
@@ -119,10 +123,14 @@ class TokenData:
     def __init__(self, data_dir: Path, config: RunConfig, meta: dict):
         self.config, self.pad_id = config, int(meta["special_ids"]["pad"])
         self.splits = {name: load_split(data_dir, name) for name in ("train", "valid")}
+        self.fim = fim_tokens(data_dir, meta) if config.train.fim_rate > 0 else None
 
     def train_batch(self, step: int) -> dict:
         tcfg = self.config.train
-        return train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step)
+        batch = train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step)
+        if self.fim is None:
+            return batch
+        return fim.fim_batch(batch, self.fim, tcfg.fim_rate, tcfg.seed, step)
 
     def eval_batches(self):
         tcfg = self.config.train
@@ -132,6 +140,17 @@ class TokenData:
 
     def baseline_nll(self) -> float:
         return baseline_nll(self.splits["train"], self.splits["valid"], self.config)
+
+
+def fim_tokens(data_dir: Path, meta: dict) -> fim.FimTokens:
+    """The FIM sentinel ids after DATA_DIR's vocabulary, and its Bar and EOS ids."""
+    from symbolic import tokenization  # miditok only for FIM runs
+
+    tokenizer = tokenization.load_tokenizer(Path(data_dir) / TOKENIZER_FILE)
+    if "Bar_None" not in tokenizer.vocab:
+        raise ValueError(f"{data_dir}: train.fim_rate needs a tokenizer with Bar tokens (REMI)")
+    eos = int(meta["special_ids"]["eos"])
+    return fim.FimTokens.for_vocab(int(meta["vocab_size"]), tokenizer.vocab["Bar_None"], eos)
 
 
 class SegmentData:

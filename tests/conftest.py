@@ -90,21 +90,66 @@ def midi_writer():
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def chorale_data_dir(tmp_path_factory) -> Path:
-    """A prepared REMI data set of a dozen real chorales (train/valid/test), made once."""
+def write_chorale_manifest(path: Path, train: int = 9, valid: int = 2, test: int = 1) -> Path:
+    """A manifest of the first ``train``/``valid``/``test`` works of each split of the Bach
+    chorale manifest, written to ``path``."""
     import json
 
-    from symbolic.data.prepare import prepare
-
     manifest = json.loads((REPO / "data_manifests" / "bach_chorales.json").read_text())
-    wanted = {"train": 9, "valid": 2, "test": 1}
+    wanted = {"train": train, "valid": valid, "test": test}
     works = []
     for work in manifest["works"]:
         if wanted.get(work["split"], 0) > 0:
             wanted[work["split"]] -= 1
             works.append(work)
+    path.write_text(json.dumps({**manifest, "works": works}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def chorale_data_dir(tmp_path_factory) -> Path:
+    """A prepared REMI data set of a dozen real chorales (train/valid/test), made once."""
+    from symbolic.data.prepare import prepare
+
     root = tmp_path_factory.mktemp("chorales")
-    (root / "manifest.json").write_text(json.dumps({**manifest, "works": works}))
+    write_chorale_manifest(root / "manifest.json")
     prepare(root / "manifest.json", "remi", root / "data", progress=False, cache_dir=root / "cache")
     return root / "data"
+
+
+def drum_groove(bars: int, meter: int, variant: int) -> list[tuple[float, float, int, int]]:
+    """GM drum notes (quarter-note times) of a simple groove: kick on 1, snare on the back
+    beats, closed hi-hat on every 8th; ``variant`` adds a kick or moves the snare."""
+    notes = []
+    for bar in range(bars):
+        start = bar * meter
+        notes.append((start, 0.5, 36, 110))
+        if variant % 2 and meter == 4:
+            notes.append((start + 2.5, 0.5, 36, 100))
+        snares = (1, 3) if meter == 4 else (1 + variant % 2,)
+        notes += [(start + beat, 0.5, 38, 105) for beat in snares]
+        notes += [(start + half / 2, 0.25, 42, 70 + 10 * (half % 2)) for half in range(2 * meter)]
+    return notes
+
+
+@pytest.fixture(scope="session")
+def drum_corpus(tmp_path_factory) -> dict[str, Path]:
+    """A folder of 30 short drum MIDI files (GM channel 10, 4/4 and 3/4, 80-140 bpm, with a
+    piano track, and drum notes at 30 and 90 outside the GM drum map) plus one file without
+    drums, and its manifest (``symbolic manifest``)."""
+    from symbolic.data.manifest import write_folder_manifest
+
+    root = tmp_path_factory.mktemp("drum_corpus")
+    for i in range(30):
+        meter = 3 if i % 3 == 0 else 4
+        drums = drum_groove(4, meter, i) + [(0, 0.5, 30, 90), (meter, 0.5, 90, 90)]
+        piano = [(bar * meter, meter, 48 + i % 12, 70) for bar in range(4)]
+        write_test_midi(
+            root / "midi" / f"groove_{i:02d}.mid",
+            [{"program": 0, "notes": piano}, {"program": 0, "drum": True, "notes": drums}],
+            bpm=80 + 2 * i,
+            time_sigs=((0, meter, 4),),
+        )
+    write_test_midi(root / "midi" / "no_drums.mid", [{"program": 0, "notes": [(0, 1, 60, 80)]}])
+    manifest = write_folder_manifest(root / "midi", root / "manifest.json", name="drums")
+    return {"folder": root / "midi", "manifest": manifest}

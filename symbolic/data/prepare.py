@@ -19,11 +19,16 @@ pitched notes would leave the tokenizer's pitch range is dropped (not clipped, w
 would change the music) and counted in ``meta["augment"]["dropped_copies"]``. Drum
 tracks are never transposed.
 
+``view`` keeps one part of each work (melody, chords, drums, ...; see ``views.py``) and
+is recorded in ``meta["view"]``, with the chord tokens it adds in ``meta["extra_tokens"]``;
+the default, every track, writes exactly what it always did.
+
 Files are converted (music21 scores -> MIDI, see ``convert.py``) and tokenized in a
 process pool; a file that cannot be used (missing, sha256 mismatch, corrupt, empty,
 not MIDI, no notes) is skipped with a one-line reason in ``meta["skipped"]``.
 Converted scores are cached as MIDI by sha256 under ``$XDG_CACHE_HOME/symbolic/midi``
-(``~/.cache/...``) so re-preparing with another tokenizer skips music21. Never imports jax.
+(``~/.cache/...``) so re-preparing with another tokenizer skips music21; so are the chords
+of the chord views (JSON beside them). Never imports jax.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from symusic import Score
 from tqdm import tqdm
 
 from symbolic import tokenization
-from symbolic.data import convert
+from symbolic.data import chords, convert, views
 from symbolic.data.manifest import SPLITS, Work, check_work, load_manifest, manifest_hash
 from symbolic.data.manifest import source_root as manifest_source_root
 
@@ -57,6 +62,7 @@ class _Task:
     root: Path  # the manifest's source root; the file is root / work.path
     shifts: tuple[int, ...]  # 0 first, then the augmentation shifts (train only)
     cache_dir: Path | None
+    view: views.View = views.View()
 
     @property
     def path(self) -> Path:
@@ -100,11 +106,38 @@ def _load(task: _Task) -> Score:
     if cached.is_file():
         return Score(str(cached))
     score = convert.load_score(task.path)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    score.dump_midi(str(tmp))
-    os.replace(tmp, cached)  # atomic: concurrent workers never read half a file
+    _write_atomic(cached, lambda tmp: score.dump_midi(str(tmp)))
     return score
+
+
+def _write_atomic(path: Path, write) -> None:
+    """``write(tmp)`` then rename ``tmp`` to ``path``: concurrent workers never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _chord_extractor(task: _Task):
+    """``chords.extract`` through a JSON cache beside the converted scores (music21's chordify
+    is most of a chord view's prepare time), keyed by the work, its bars and the rate."""
+    if task.cache_dir is None:
+        return chords.extract
+    name = f"{task.work.sha256}-v{CONVERT_CACHE_VERSION}-chords-{task.view.chord_rate}"
+    path = task.cache_dir / f"{name}-v{chords.EXTRACT_VERSION}.json"
+
+    def extract(score: Score, windows: list) -> list[int]:
+        key = [[str(start), str(end)] for start, end in windows]
+        if path.is_file():
+            cached = json.loads(path.read_text())
+            if cached["windows"] == key:
+                return cached["labels"]
+        labels = chords.extract(score, windows)
+        text = json.dumps({"windows": key, "labels": labels})
+        _write_atomic(path, lambda tmp: tmp.write_text(text))
+        return labels
+
+    return extract
 
 
 def load_work(work: Work, root: Path, cache_dir: Path | None = None) -> Score:
@@ -157,8 +190,12 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
     score = _load(task)
     if score.note_num() == 0:
         return _Result(task.work, [], [], "no notes")
+    try:
+        notes, harmony = views.select(tokenizer, score, task.view, _chord_extractor(task))
+    except views.NoContent as err:
+        return _Result(task.work, [], [], str(err))
     low, high = tokenizer.config.pitch_range
-    bounds = _pitch_bounds(score)
+    bounds = _pitch_bounds(notes) if notes is not None else None
     sequences, dropped = [], []
     for shift in task.shifts:
         if (
@@ -168,8 +205,10 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
         ):
             dropped.append(shift)
             continue
-        ids = tokenization.encode(tokenizer, _transposed(score, shift) if shift else score)
-        if shift == 0 and tokenization.count_notes(tokenizer, ids) == 0:
+        moved = _transposed(notes, shift) if shift and notes is not None else notes
+        moved_harmony = harmony.transposed(shift) if shift and harmony else harmony
+        ids = views.encode(tokenizer, task.view, moved, moved_harmony)
+        if shift == 0 and notes is not None and tokenization.count_notes(tokenizer, ids) == 0:
             return _Result(task.work, [], [], "no notes in the tokenizer's pitch range")
         sequences.append((shift, np.asarray(ids, dtype=np.int32)))
     return _Result(task.work, sequences, dropped)
@@ -293,6 +332,7 @@ def prepare(
     workers: int | None = None,
     progress: bool = True,
     cache_dir: str | Path | None | bool = True,
+    view: views.View | None = None,
 ) -> dict:
     """Tokenize every work of a manifest into ``out_dir`` (layout: module docstring).
 
@@ -305,6 +345,7 @@ def prepare(
         workers: processes (default: every core); 1 runs in this process.
         progress: show a tqdm bar on stderr.
         cache_dir: converted-score cache; True = ``default_cache_dir()``, None/False = off.
+        view: what to keep of each work (``views.View``; default: every track).
 
     Returns:
         The ``meta.json`` dict.
@@ -312,17 +353,20 @@ def prepare(
     Raises:
         ManifestError: bad manifest. FileExistsError: ``out_dir`` is some other folder.
         RuntimeError: every file was skipped (nothing is written then).
+        ValueError: a view the tokenizer cannot lay out, or transposed drums.
     """
     manifest = load_manifest(manifest_path)
     tokenizer_path = tokenization.resolve_tokenizer_path(tokenizer_preset_or_path)
     tokenizer = tokenization.load_tokenizer(tokenizer_path)
+    view = view or views.View()
+    _check_view(tokenizer, view, augment_transpose)
     out_dir = Path(out_dir).resolve()
     _check_replaceable(out_dir)  # fail before the long part, not after it
     shifts = _shifts(augment_transpose)
     cache = default_cache_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None)
     root = manifest_source_root(manifest)
     tasks = [
-        _Task(work, root, shifts if work.split == "train" else (0,), cache)
+        _Task(work, root, shifts if work.split == "train" else (0,), cache, view)
         for work in manifest.works
     ]
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
@@ -340,11 +384,33 @@ def prepare(
         counts = {split: writer.finish() for split, writer in writers.items()}
         tokenizer.save(tmp / "tokenizer.json")
         meta = _meta(manifest, tokenizer, tokenizer_preset_or_path, outcomes, shifts, counts)
+        meta = _with_view(meta, tokenizer, view)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")  # completion mark
         _publish(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return meta
+
+
+def _check_view(tokenizer, view: views.View, augment_transpose) -> None:
+    """Refuse a view this tokenizer cannot lay out, before any work is done."""
+    if view.has_chords and "Bar_None" not in tokenizer.vocab:
+        raise ValueError(f"--view {view.name} lays chords out per bar: use a REMI tokenizer")
+    if view.name == "drums" and augment_transpose is not None:
+        raise ValueError("--transpose adds nothing to --view drums: drums are never transposed")
+
+
+def _with_view(meta: dict, tokenizer, view: views.View) -> dict:
+    """Record a view other than ``full`` (whose meta.json stays as it was) and its extra ids."""
+    if view.name == "full":
+        return meta
+    extra = views.extra_tokens(tokenizer, view)
+    return {
+        **meta,
+        "vocab_size": meta["vocab_size"] + len(extra),
+        "view": view.to_meta(),
+        "extra_tokens": extra,
+    }
 
 
 def _meta(manifest, tokenizer, preset, outcomes, shifts, counts) -> dict:
@@ -378,10 +444,13 @@ def is_prepared(
     tokenizer_preset_or_path: str | Path = tokenization.DEFAULT_PRESET,
     *,
     augment_transpose: tuple[int, int] | None = None,
+    view: views.View | None = None,
 ) -> bool:
-    """True if ``out_dir`` is a complete prepare of this manifest, tokenizer and augmentation.
+    """True if ``out_dir`` is a complete prepare of this manifest, tokenizer, augmentation and
+    view.
 
-    Compares the manifest's sha256, the tokenizer hash and the shifts with ``meta.json``.
+    Compares the manifest's sha256, the tokenizer hash, the shifts and the view with
+    ``meta.json``.
     """
     meta_path = Path(out_dir) / "meta.json"
     try:
@@ -393,6 +462,7 @@ def is_prepared(
             and meta["manifest_hash"] == manifest_hash(manifest_path)
             and meta["tokenizer_hash"] == tokenization.tokenizer_hash(tokenizer)
             and same_shifts
+            and views.View.from_meta(meta) == (view or views.View())
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False
