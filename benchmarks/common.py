@@ -68,6 +68,23 @@ def _is_flat(value: object) -> bool:
     return isinstance(value, Scalar)
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
+
+
+def load_line(results: dict) -> str:
+    """One sentence on the machine's load around a run, from its load_before / load_after: the
+    1-minute load before the run says whether other jobs were sharing the cores."""
+    busy = float(results["load_before"].split()[2].rstrip(",")) > 0.5
+    verdict = (
+        "other jobs were sharing the cores, so speeds are lower bounds"
+        if busy
+        else "the machine was otherwise idle"
+    )
+    return f"Load: `{results['load_before']}` before, `{results['load_after']}` after ({verdict})."
+
+
 def write_results(
     out_dir: Path, results: dict[str, Scalar | dict[str, Scalar]], markdown: str
 ) -> tuple[Path, Path]:

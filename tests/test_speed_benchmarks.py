@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from benchmarks.common import load_average, load_line
 from benchmarks.prepare_speed.run import subset_manifest
 from benchmarks.sampling_speed.run import grid, headline
 from benchmarks.scaling.run import FORCE_FLAG, device_counts, device_env
 from benchmarks.train_throughput import flops
-from benchmarks.train_throughput.worker import load_average, peak_rss_mb
+from benchmarks.train_throughput.worker import peak_rss_mb
 
 
 def test_transformer_flops_match_the_formula_by_hand():
@@ -40,6 +41,13 @@ def test_peak_gflops_reports_both_backends_and_the_higher():
 def test_process_helpers():
     assert peak_rss_mb() > 0
     assert load_average().startswith("load average ")
+
+
+@pytest.mark.parametrize(("before", "idle"), [("0.12, 0.50, 0.9", True), ("3.40, 2.0, 1.0", False)])
+def test_load_line_says_whether_other_jobs_shared_the_cores(before, idle):
+    line = load_line({"load_before": f"load average {before}", "load_after": "load average 2"})
+    assert ("otherwise idle" in line) == idle
+    assert ("lower bounds" in line) == (not idle)
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import command_line, environment, markdown_table, write_results
+from benchmarks.common import (
+    command_line,
+    environment,
+    load_average,
+    load_line,
+    markdown_table,
+    write_results,
+)
 from benchmarks.train_throughput.ours import MANIFEST
-from benchmarks.train_throughput.worker import load_average
 
 OUT_DIR = Path(__file__).resolve().parent
 QUICK_WORKS = 60
@@ -97,8 +103,7 @@ Command: `{command}` ({
         else "full: every work of data_manifests/bach_chorales.json"
     }; REMI; conversion cache off).
 Device: {results["cpu_count"]} cores ({results["processor"]}); music21 {results["music21_version"]},
-miditok {results["miditok_version"]}. Load: `{results["load_before"]}` before,
-`{results["load_after"]}` after (2 cores shared with other jobs: lower bounds).
+miditok {results["miditok_version"]}. {load_line(results)}
 
 {table}
 

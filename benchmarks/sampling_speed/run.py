@@ -7,11 +7,17 @@ import dataclasses
 import os
 from pathlib import Path
 
-from benchmarks.common import command_line, environment, markdown_table, write_results
+from benchmarks.common import (
+    command_line,
+    environment,
+    load_average,
+    load_line,
+    markdown_table,
+    write_results,
+)
 from benchmarks.sampling_speed import measure
 from benchmarks.train_throughput.ours import default_dtype
 from benchmarks.train_throughput.peers import MISSING, torch_available
-from benchmarks.train_throughput.worker import load_average
 from symbolic import config as config_lib
 
 OUT_DIR = Path(__file__).resolve().parent
@@ -93,8 +99,7 @@ Command: `{command}` ({"quick" if results["quick"] else "full"} variant).
 Device: {results["devices"]} ({results["cpu_count"]} cores); jax {results["jax_version"]},
 flax {results["flax_version"]}, torch {results.get("torch_version")} ({results.get("peer_threads")}
 threads),
-activations {results["dtype"]}. Load: `{results["load_before"]}` before,
-`{results["load_after"]}` after (2 shared cores: lower bounds).
+activations {results["dtype"]}. {load_line(results)}
 
 Demo Transformer size (d_model 128, 3 layers, 4 heads, d_ff 512, vocab {VOCAB}), random weights,
 one-token prompt, `tokens - 1` new tokens, temperature 1, EOS disabled.

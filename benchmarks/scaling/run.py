@@ -11,9 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks.common import command_line, environment, markdown_table, write_results
+from benchmarks.common import (
+    command_line,
+    environment,
+    load_average,
+    load_line,
+    markdown_table,
+    write_results,
+)
 from benchmarks.train_throughput.ours import default_dtype, ensure_data
-from benchmarks.train_throughput.worker import load_average, spawn
+from benchmarks.train_throughput.worker import spawn
 
 OUT_DIR = Path(__file__).resolve().parent
 FORCE_FLAG = "--xla_force_host_platform_device_count"
@@ -83,8 +90,7 @@ def render_markdown(results: dict, counts: list[int], lengths: list[int], comman
 Command: `{command}` ({"quick" if results["quick"] else "full"} variant; {results["steps"]} timed
 steps after 2 warm-up steps per point, each point in its own process).
 Device: {results["devices"]} ({results["cpu_count"]} cores); jax {results["jax_version"]},
-activations {results["dtype"]}. Load: `{results["load_before"]}` before,
-`{results["load_after"]}` after (2 cores shared with other jobs: lower bounds).
+activations {results["dtype"]}. {load_line(results)}
 
 Demo Transformer (d_model 128, 3 layers, 4 heads, d_ff 512), global batch 16.
 

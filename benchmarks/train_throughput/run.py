@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks.common import command_line, environment, markdown_table, write_results
+from benchmarks.common import (
+    command_line,
+    environment,
+    load_average,
+    load_line,
+    markdown_table,
+    write_results,
+)
 from benchmarks.train_throughput import flops
 from benchmarks.train_throughput.ours import bench_config, default_dtype, ensure_data
 from benchmarks.train_throughput.peers import MISSING, torch_available
-from benchmarks.train_throughput.worker import load_average, spawn
+from benchmarks.train_throughput.worker import spawn
 
 OUT_DIR = Path(__file__).resolve().parent
 
@@ -107,8 +114,7 @@ own process).
 Device: {results["devices"]} ({results["processor"]}, {results["cpu_count"]} cores);
 jax {results["jax_version"]}, flax {results["flax_version"]}, torch {results.get("torch_version")}
 ({results.get("peer_threads")} torch threads).
-Load while running: `{results["load_before"]}` before, `{results["load_after"]}` after (the 2 cores
-were shared with other jobs, so every figure is a lower bound).
+{load_line(results)}
 
 Peak: {results["peak_gflops"]:.1f} GFLOP/s float32 (jax.jit {results["peak_gflops_jax"]:.1f},
 numpy {results["peak_gflops_numpy"]:.1f}; {results["peak_matmul_n"]}^3 matmul, best of 5).

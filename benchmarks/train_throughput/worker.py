@@ -21,11 +21,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
-    return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
-
-
 def run(kind: str, args: dict) -> dict:
     if kind == "peak":
         from benchmarks.train_throughput.flops import peak_gflops

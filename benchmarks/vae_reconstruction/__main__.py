@@ -19,8 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import REPO_ROOT, command_line, environment, markdown_table, write_results
-from benchmarks.train_throughput.worker import load_average
+from benchmarks.common import (
+    REPO_ROOT,
+    command_line,
+    environment,
+    load_average,
+    load_line,
+    markdown_table,
+    write_results,
+)
 
 OUT_DIR = Path(__file__).resolve().parent
 MANIFEST = REPO_ROOT / "data_manifests" / "bach_chorales.json"
@@ -229,8 +236,7 @@ By hand, the same run is
 Device: {r["device"]} ({r["cpu_count"]} CPU cores, backend {r["backend"]}); jax \
 {r["jax_version"]}, flax {r["flax_version"]}, optax {r["optax_version"]}, numpy \
 {r["numpy_version"]}, Python {r["python"]}, commit {r["git_commit"]}.
-Load: `{r["load_before"]}` before, `{r["load_after"]}` after (2 cores shared with other jobs:
-this changes the wall time, not the figures).
+{load_line(r)} The load changes the wall time, not the figures.
 """
 
 
