@@ -74,9 +74,10 @@ def load_average() -> str:
 
 
 def load_line(results: dict) -> str:
-    """One sentence on the machine's load around a run, from its load_before / load_after: the
-    1-minute load before the run says whether other jobs were sharing the cores."""
-    busy = float(results["load_before"].split()[2].rstrip(",")) > 0.5
+    """One sentence on the machine's load around a run, from its load_before / load_after: a
+    1-minute load before the run above 3/4 of the cores means other jobs were competing (a
+    benchmark that just finished leaves about 1 on its own)."""
+    busy = float(results["load_before"].split()[2].rstrip(",")) > 0.75 * (os.cpu_count() or 1)
     verdict = (
         "other jobs were sharing the cores, so speeds are lower bounds"
         if busy

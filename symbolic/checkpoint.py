@@ -26,9 +26,8 @@ def _manager(directory: Path) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
         max_to_keep=1, create=True, enable_async_checkpointing=False
     )
-    return ocp.CheckpointManager(
-        directory.absolute(), options=options, item_names=("state", "progress")
-    )
+    handlers = {"state": ocp.StandardCheckpointHandler(), "progress": ocp.JsonCheckpointHandler()}
+    return ocp.CheckpointManager(directory.absolute(), options=options, item_handlers=handlers)
 
 
 class Checkpoints:
@@ -74,6 +73,13 @@ class Checkpoints:
         self.best.close()
 
 
+def _on_this_host(metadata: Any) -> Any:
+    """Shapes and dtypes of a saved tree, placed on this process's first device: a run trained
+    on 8 GPUs (or 4 forced host devices) must load on a laptop's one CPU."""
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), metadata)
+
+
 def restore_params(run_dir: Path, which: str = "best") -> tuple[Any, int]:
     """Parameters from RUN_DIR's `which` checkpoint ("best" falls back to "latest")."""
     root = Path(run_dir) / "checkpoints"
@@ -82,7 +88,10 @@ def restore_params(run_dir: Path, which: str = "best") -> tuple[Any, int]:
         step = manager.latest_step()
         if step is None:
             continue
-        restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+        target = _on_this_host(manager.item_metadata(step)["state"])
+        restored = manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))
+        )
         state = restored["state"]
         manager.close()
         params = state["params"] if name == "latest" else state

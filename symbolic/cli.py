@@ -354,8 +354,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_signed_values(argv: list[str]) -> list[str]:
+    """`--transpose -3..3` -> `--transpose=-3..3`: argparse would read a value that starts with
+    '-' and is not a plain number as the next option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--transpose" and arg.startswith("-") and ".." in arg:
+            out[-1] = f"--transpose={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(_attach_signed_values(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as err:

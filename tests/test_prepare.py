@@ -130,6 +130,21 @@ def test_transposition_augments_train_only_and_drops_out_of_range_copies(
         assert meta["counts"][split]["sequences"] == meta["counts"][split]["works"]
 
 
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["--transpose", "-3..3"], (-3, 3)),
+        (["--transpose=-2..1"], (-2, 1)),
+        (["--transpose", "2"], (-2, 2)),
+    ],
+)
+@pytest.mark.parametrize("command", [["prepare", "m.json"], ["vae", "prepare", "m.json"]])
+def test_transpose_range_reads_as_the_readme_writes_it(command, words, expected):
+    from symbolic import cli
+
+    assert cli.parse_args([*command, "--out", "d", *words]).transpose == expected
+
+
 def test_sha256_mismatch_is_skipped_and_reported(tmp_path, song_folder):
     manifest = mf.write_folder_manifest(song_folder, tmp_path / "songs.json")
     (song_folder / "good4.mid").write_bytes((song_folder / "good5.mid").read_bytes())

@@ -43,7 +43,7 @@ def test_process_helpers():
     assert load_average().startswith("load average ")
 
 
-@pytest.mark.parametrize(("before", "idle"), [("0.12, 0.50, 0.9", True), ("3.40, 2.0, 1.0", False)])
+@pytest.mark.parametrize(("before", "idle"), [("0.12, 0.50, 0.9", True), ("9.40, 2.0, 1.0", False)])
 def test_load_line_says_whether_other_jobs_shared_the_cores(before, idle):
     line = load_line({"load_before": f"load average {before}", "load_after": "load average 2"})
     assert ("otherwise idle" in line) == idle

@@ -154,3 +154,18 @@ def test_eval_scores_the_best_checkpoint_on_test(chorale_data_dir, tmp_path):
     test_targets = len(load_split(chorale_data_dir, "test").tokens) - 1
     assert record["tokens"] == test_targets  # every target of the split, scored once
     assert 0 < record["nll"] < 8 and np.isclose(record["perplexity"], np.exp(record["nll"]))
+
+
+def test_a_run_trained_on_four_devices_generates_and_resumes_on_one(chorale_data_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    trainer.train(tiny_config("transformer", "train.steps=10"), chorale_data_dir, run_dir)
+    assert len(jax.devices()) == 4
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    out = tmp_path / "samples"
+    generate = [sys.executable, "-m", "symbolic.cli", "generate", str(run_dir), "--out", str(out)]
+    subprocess.run([*generate, "--num", "1", "--max-tokens", "16"], check=True, env=env)
+    assert (out / "sample_000.mid").is_file()
+    subprocess.run(_train_command(chorale_data_dir, run_dir, 20), check=True, env=env)
+    log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if r.get("event") == "resume"] == [10]
+    assert max(_train_losses(run_dir)) == 20

@@ -77,7 +77,7 @@ class _Result:
     error: str | None = None
 
 
-def _shifts(augment_transpose: tuple[int, int] | None) -> tuple[int, ...]:
+def transposition_shifts(augment_transpose: tuple[int, int] | None) -> tuple[int, ...]:
     """``(low, high)`` -> ``(0, low, ..., high)`` without a second 0."""
     if augment_transpose is None:
         return (0,)
@@ -362,7 +362,7 @@ def prepare(
     _check_view(tokenizer, view, augment_transpose)
     out_dir = Path(out_dir).resolve()
     _check_replaceable(out_dir)  # fail before the long part, not after it
-    shifts = _shifts(augment_transpose)
+    shifts = transposition_shifts(augment_transpose)
     cache = default_cache_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None)
     root = manifest_source_root(manifest)
     tasks = [
@@ -456,7 +456,7 @@ def is_prepared(
     try:
         meta = json.loads(meta_path.read_text())
         tokenizer = tokenization.load_tokenizer(tokenizer_preset_or_path)
-        same_shifts = meta["augment"]["shifts"] == list(_shifts(augment_transpose)[1:])
+        same_shifts = meta["augment"]["shifts"] == list(transposition_shifts(augment_transpose)[1:])
         return (
             meta.get("format_version") == META_FORMAT_VERSION
             and meta["manifest_hash"] == manifest_hash(manifest_path)

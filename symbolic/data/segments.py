@@ -199,11 +199,11 @@ def prepare_segments(
     `augment_transpose=(low, high)` adds transposed copies of the train segments only (one per
     non-zero shift, as `prepare` does for token data; MusicVAE transposes by -5..5)."""
     from symbolic.data.manifest import load_manifest, source_root
-    from symbolic.data.prepare import _shifts, default_cache_dir, load_work
+    from symbolic.data.prepare import default_cache_dir, load_work, transposition_shifts
 
     if not melody:
         raise ValueError("only --melody segments are implemented (MusicVAE's melody encoding)")
-    shifts = _shifts(augment_transpose)
+    shifts = transposition_shifts(augment_transpose)
     manifest = load_manifest(manifest_path)
     root, cache = source_root(manifest), cache_dir or default_cache_dir()
     splits: dict[str, list] = {"train": [], "valid": [], "test": []}
