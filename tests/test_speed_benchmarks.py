@@ -36,6 +36,7 @@ def test_lstm_flops_count_gates_and_head():
 def test_peak_gflops_reports_both_backends_and_the_higher():
     peak = flops.peak_gflops(n=64, repeats=1)
     assert peak["peak_gflops"] == max(peak["peak_gflops_jax"], peak["peak_gflops_numpy"]) > 0
+    assert flops.shaped_matmul_gflops(64, 32, 16, repeats=1) > 0
 
 
 def test_process_helpers():

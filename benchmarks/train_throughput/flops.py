@@ -37,32 +37,45 @@ def lstm_train_flops_per_token(
     return 6.0 * (n_matmul + hidden_size * vocab_size)
 
 
-def _best_gflops(matmul: Callable[[], object], n: int, repeats: int) -> float:
-    """GFLOP/s of the fastest of `repeats` calls of an n x n x n float32 matmul."""
+def _best_gflops(matmul: Callable[[], object], flops: float, repeats: int) -> float:
+    """GFLOP/s of the fastest of `repeats` calls of `matmul`, which does `flops` FLOPs."""
     matmul()  # warm-up: compile, fault in pages, spin up the thread pool
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         matmul()
         best = min(best, time.perf_counter() - start)
-    return 2.0 * n**3 / best / 1e9
+    return flops / best / 1e9
+
+
+def _jax_matmul_gflops(m: int, k: int, n: int, repeats: int) -> tuple[float, tuple]:
+    """GFLOP/s of a jitted float32 [m, k] @ [k, n] matmul, and its numpy operands."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    ja, jb = jnp.asarray(a), jnp.asarray(b)
+    mm = jax.jit(jnp.matmul)
+    gflops = _best_gflops(lambda: mm(ja, jb).block_until_ready(), 2.0 * m * k * n, repeats)
+    return gflops, (a, b)
 
 
 def peak_gflops(n: int = 2048, repeats: int = 5) -> dict[str, float]:
     """float32 matmul GFLOP/s with every core busy (one large matmul through jax.jit and numpy);
     `peak_gflops` is the higher of the two."""
-    import jax
-    import jax.numpy as jnp
-
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
-    ja, jb = jnp.asarray(a), jnp.asarray(b)
-    mm = jax.jit(jnp.matmul)
-    jax_gflops = _best_gflops(lambda: mm(ja, jb).block_until_ready(), n, repeats)
-    numpy_gflops = _best_gflops(lambda: a @ b, n, repeats)
+    jax_gflops, (a, b) = _jax_matmul_gflops(n, n, n, repeats)
+    numpy_gflops = _best_gflops(lambda: a @ b, 2.0 * n**3, repeats)
     return {
         "peak_gflops": max(jax_gflops, numpy_gflops),
         "peak_gflops_jax": jax_gflops,
         "peak_gflops_numpy": numpy_gflops,
         "peak_matmul_n": n,
     }
+
+
+def shaped_matmul_gflops(m: int, k: int, n: int, repeats: int = 5) -> float:
+    """jax.jit GFLOP/s of one float32 [m, k] @ [k, n] matmul: the ceiling a model whose matmuls
+    have this shape can reach, with nothing else to do."""
+    return _jax_matmul_gflops(m, k, n, repeats)[0]

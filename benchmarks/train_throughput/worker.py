@@ -23,9 +23,12 @@ def peak_rss_mb() -> float:
 
 def run(kind: str, args: dict) -> dict:
     if kind == "peak":
-        from benchmarks.train_throughput.flops import peak_gflops
+        from benchmarks.train_throughput.flops import peak_gflops, shaped_matmul_gflops
 
-        return peak_gflops(args.get("n", 2048))
+        return {
+            **peak_gflops(args.get("n", 2048)),
+            "largest_matmul_gflops": shaped_matmul_gflops(*args["largest_matmul"]),
+        }
     from benchmarks.train_throughput.ours import bench_config, time_training
 
     data_dir = Path(args["data"])
