@@ -59,7 +59,7 @@ def plot_score(score, out: str | Path, title: str = "") -> Path:
         ax.text(tick / tpq, high + 2, symbol(value), fontsize=8, va="bottom", clip_on=False)
     ax.set_xlabel("quarter notes")
     ax.set_ylabel("MIDI pitch")
-    ax.set_title(title)
+    ax.set_title(title, pad=14)  # above the chord symbols
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
