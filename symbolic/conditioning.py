@@ -156,7 +156,7 @@ def _harmony(tokenizer, view: views.View, condition: Condition) -> views.Harmony
             return views.harmony(tokenizer, load_score(condition.chords_file), view.chord_rate)
         except views.NoContent as err:
             raise ValueError(f"{condition.chords_file}: {err}") from None
-    meter = tuple(int(x) for x in (condition.time_signature or "4/4").split("/"))
+    meter = views.parse_meter(condition.time_signature or "4/4")
     return views.harmony_from_progression(condition.chords, meter, view.chord_rate)
 
 

@@ -147,8 +147,8 @@ def bar_ticks(vocab: dict[str, int], signatures: list[int], ticks_per_quarter: i
     names = {i: t for t, i in vocab.items()}
     total = 0
     for token in signatures:
-        num, den = names[token].removeprefix("TimeSig_").split("/")
-        total += int(num) * 4 * ticks_per_quarter // int(den)
+        num, den = views.parse_meter(names[token].removeprefix("TimeSig_"))
+        total += num * 4 * ticks_per_quarter // den
     return total
 
 

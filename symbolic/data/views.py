@@ -199,7 +199,8 @@ def slots_per_bar(meter: tuple[int, int], rate: str) -> int:
     return 1 if rate == "bar" else beats_per_bar(*meter)
 
 
-def _meter(time_sig_value: str) -> tuple[int, int]:
+def parse_meter(time_sig_value: str) -> tuple[int, int]:
+    """``"3/4"`` (a TimeSig token's value) -> ``(3, 4)``."""
     numerator, denominator = time_sig_value.split("/")
     return int(numerator), int(denominator)
 
@@ -217,7 +218,7 @@ def chord_slots(tokenizer, view: View) -> ChordSlots | None:
     if not view.has_chords:
         return None
     per_bar = {
-        tok.split("_", 1)[1]: slots_per_bar(_meter(tok.split("_", 1)[1]), view.chord_rate)
+        tok.split("_", 1)[1]: slots_per_bar(parse_meter(tok.split("_", 1)[1]), view.chord_rate)
         for tok in tokenizer.vocab
         if tok.startswith("TimeSig_")
     }
@@ -260,7 +261,7 @@ def meters(tokenizer, ids) -> list[tuple[int, int]]:
         names = [inverse.get(token, "") for token in bar[:2]]
         if len(names) < 2 or not names[1].startswith("TimeSig_"):
             raise ValueError("a bar does not start with Bar TimeSig (a REMI stream?)")
-        out.append(_meter(names[1].split("_", 1)[1]))
+        out.append(parse_meter(names[1].split("_", 1)[1]))
     return out
 
 
@@ -405,7 +406,7 @@ def chord_track(tokenizer, view: View, ids, ticks_per_quarter: int) -> Track:
         if token == bar_id:
             start, length, bar, slot = start + length, Fraction(4), bar + 1, 0
         elif inverse.get(token, "").startswith("TimeSig_"):
-            meter = _meter(inverse[token].split("_", 1)[1])
+            meter = parse_meter(inverse[token].split("_", 1)[1])
             length = Fraction(4 * meter[0], meter[1])
         elif first <= token < first + chords.NUM_LABELS and bar >= 0:
             width = length / slots_per_bar(meter, view.chord_rate)
