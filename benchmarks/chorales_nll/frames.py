@@ -21,6 +21,7 @@ import optax
 from flax import linen as nn
 
 from benchmarks.chorales_nll.data import PIANO_KEYS
+from benchmarks.chorales_nll.neural import EarlyStopping
 from symbolic.config import TrainConfig
 from symbolic.models.lstm import LSTMLayer
 from symbolic.optim import make_optimizer
@@ -125,7 +126,7 @@ def train_and_score(
         "params"
     ]
     opt_state = tx.init(params)
-    best, best_params, best_step, bad, started = None, None, 0, 0, time.time()
+    stopper, started = EarlyStopping(train_cfg.patience), time.time()
     rng = np.random.default_rng(train_cfg.seed)
     step = 0
     while step < train_cfg.steps:
@@ -138,19 +139,17 @@ def train_and_score(
         if step % train_cfg.eval_every and step != train_cfg.steps:
             continue
         valid = frame_nll(params, model, rolls["valid"], length)
-        if best is None or valid < best - 1e-4:
-            best, best_params, best_step, bad = valid, jax.device_get(params), step, 0
-        else:
-            bad += 1
+        stop = stopper.update(valid, step, params)
         log(
             f"  step {step}: train {float(loss):.3f}, valid frame nll {valid:.3f} "
-            f"(best {best:.3f} at {best_step}; {time.time() - started:.0f}s)"
+            f"(best {stopper.best_nll:.3f} at {stopper.best_step}; {time.time() - started:.0f}s)"
         )
-        if 0 < train_cfg.patience <= bad:
+        if stop:
             break
+    best_params = stopper.params
     return {
         "steps": step,
-        "best_step": best_step,
+        "best_step": stopper.best_step,
         "train_s": round(time.time() - started, 1),
         "params": int(sum(x.size for x in jax.tree.leaves(best_params))),
         "valid_nll": frame_nll(best_params, model, rolls["valid"], length),

@@ -55,7 +55,7 @@ def run_pieces(
     """`num` pieces sampled from RUN_DIR's best checkpoint from BOS (temperature 1, no top-k;
     top-p 1, i.e. off, is `symbolic generate`'s default), up to `max_tokens` new tokens each."""
     run = generate.load(run_dir)
-    automaton = grammar.build_grammar(run.tokenizer)
+    automaton = generate.run_grammar(run)  # the run's view: chord tokens, forbidden ids
     prompt, state = generate.prompt_ids(run, automaton, None)
     tokens, lengths, stats = generate.sample_tokens(
         run,
