@@ -338,6 +338,17 @@ def write_samples(
     return paths, notes
 
 
+def sampling_settings(
+    *, num: int, max_tokens: int, temperature: float, top_k: int, top_p: float, seed: int
+) -> dict:
+    """The sampling settings of one generate call as a dict (also its report's), checked."""
+    if num < 1 or max_tokens < 1:
+        raise ValueError(f"num and max_tokens must be >= 1 (got {num}, {max_tokens})")
+    return dict(
+        num=num, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
+    )
+
+
 def generate(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -365,9 +376,7 @@ def generate(
     tempo or a time signature as model input (`symbolic.conditioning`); `max_tokens` is raised
     to what the condition's forced tokens take. Returns the MIDI paths, then the WAV paths.
     """
-    if num < 1 or max_tokens < 1:
-        raise ValueError(f"num and max_tokens must be >= 1 (got {num}, {max_tokens})")
-    settings = dict(
+    settings = sampling_settings(
         num=num, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
     )
     run = load(run_dir)

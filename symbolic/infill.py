@@ -270,9 +270,7 @@ def generate_infill(
     controls = controls or generate.Controls()
     if controls.bars is not None:
         raise ValueError("--bars cannot be combined with --infill-bars: the span sets the bars")
-    if num < 1 or max_tokens < 1:
-        raise ValueError(f"num and max_tokens must be >= 1 (got {num}, {max_tokens})")
-    settings = dict(
+    settings = generate.sampling_settings(
         num=num, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
     )
     run = generate.load(run_dir)
