@@ -10,11 +10,11 @@ import json
 import time
 from pathlib import Path
 
-from symbolic import config as config_lib
-from symbolic import trainer
 from symbolic.data.batches import load_meta
 from symbolic.data.prepare import is_prepared, prepare
-from symbolic.generate import generate
+from symbolic.generation.generate import generate
+from symbolic.train import config as config_lib
+from symbolic.train import trainer
 
 DEMO_PRESET = "demo"
 

@@ -27,7 +27,6 @@ from pathlib import Path
 import miditok
 import numpy as np
 from symusic import Score, Tempo, TimeSignature
-from symusic.core import ScoreTick
 
 import symbolic
 
@@ -172,17 +171,13 @@ def normalize_meters(score: Score) -> Score:
     return score
 
 
-def encode(tokenizer: miditok.MusicTokenizer, path_or_score: str | Path | Score) -> list[int]:
-    """Tokenize a MIDI/score file or a ``symusic.Score`` into one id stream.
+def encode(tokenizer: miditok.MusicTokenizer, score: Score) -> list[int]:
+    """Tokenize a ``symusic.Score`` into one id stream (files load through
+    ``symbolic.data.convert.load_score``).
 
     Returns:
         ``[length]`` list of int ids, without BOS/EOS.
     """
-    score = path_or_score
-    if not isinstance(score, ScoreTick):
-        from symbolic.data.convert import load_score  # lazy: data imports tokenization
-
-        score = load_score(path_or_score)
     tokens = tokenizer.encode(normalize_meters(score))
     return [int(i) for i in tokens.ids]
 

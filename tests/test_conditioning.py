@@ -20,13 +20,15 @@ import pytest
 from conftest import write_chorale_manifest, write_test_midi
 from symusic import Score
 
-from symbolic import cli, trainer
-from symbolic import config as config_lib
-from symbolic.conditioning import Condition
-from symbolic.data import chords, views
+from symbolic import cli
+from symbolic.data import views
 from symbolic.data.manifest import write_folder_manifest
 from symbolic.data.prepare import prepare
-from symbolic.generate import Controls, generate
+from symbolic.generation.conditioning import Condition
+from symbolic.generation.generate import Controls, generate
+from symbolic.music import chords
+from symbolic.train import config as config_lib
+from symbolic.train import trainer
 
 PROGRESSION = "C G Am F"
 LEAD_SHEET_CHORDS = ("C", "F", "G", "Am")  # I, IV, V, vi in C major

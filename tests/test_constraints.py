@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from test_generate import write_run_dir
 
-from symbolic import constraints, generate, grammar, midi_io, sampling, tokenization
+from symbolic import tokenization
+from symbolic.generation import constraints, generate, grammar, sampling
+from symbolic.music import keys
+from symbolic.output import midi as midi_io
 
 NUM = 100
 PLAIN = dict(temperature=1.0, top_k=0, top_p=1.0)
@@ -68,7 +71,7 @@ def onset_counts(row: list[tuple[str, str]]) -> list[int]:
 def test_key_range_monophony_and_grid_hold_on_100_samples(run):
     controls = generate.Controls(key="D minor", pitch_range="60-84", monophonic=True, grid="8th")
     tokens, lengths = draw(run, controls)
-    scale = constraints.parse_key("D minor").pitch_classes()
+    scale = keys.parse_key("D minor").pitch_classes()
     for ids, row in zip(tokens, token_rows(run, tokens, lengths), strict=True):
         pitches = [int(v) for k, v in row if k == "Pitch"]
         assert all(p % 12 in scale and 60 <= p <= 84 for p in pitches), pitches
@@ -109,16 +112,16 @@ def test_impossible_constraints_are_a_clear_error(run):
     with pytest.raises(ValueError, match="no pitch"):
         constraints.build(run.tokenizer, constraints.Spec(pitch_range=(0, 20)))
     with pytest.raises(ValueError, match="key"):
-        constraints.parse_key("H dorian")
+        keys.parse_key("H dorian")
     with pytest.raises(ValueError, match="grid"):
         constraints.build(run.tokenizer, constraints.Spec(grid="5th"))
 
 
 def test_keys_parse_to_scales_and_signatures():
-    d_minor = constraints.parse_key("D minor")
+    d_minor = keys.parse_key("D minor")
     assert d_minor.pitch_classes() == {2, 4, 5, 7, 9, 10, 0} and d_minor.sharps() == -1
-    assert constraints.parse_key("F# major").sharps() == 6
-    assert constraints.parse_key("Bb").sharps() == -2
+    assert keys.parse_key("F# major").sharps() == 6
+    assert keys.parse_key("Bb").sharps() == -2
     assert constraints.parse_pitch_range("60-84") == (60, 84)
 
 
@@ -191,7 +194,7 @@ def test_wider_beams_find_the_likelier_sequence_greedy_misses():
     """Bigram table: after BOS, 3 (p .6) leads to a flat spread; 4 (p .4) surely to EOS."""
     import jax
 
-    from symbolic.beam import beam_search
+    from symbolic.generation.beam import beam_search
 
     bos, eos, pad, vocab = 1, 2, 0, 8
     table = np.full((vocab, vocab), -1e9, np.float32)

@@ -18,8 +18,12 @@ import music21
 import numpy as np
 import pytest
 
-from symbolic import checkpoint, generate, grammar, models, sampling, tokenization
-from symbolic.config import LSTMConfig, RunConfig, TransformerConfig
+from symbolic import models, tokenization
+from symbolic.generation import generate, grammar, sampling
+from symbolic.models.lstm import LSTMConfig
+from symbolic.models.transformer import TransformerConfig
+from symbolic.train import checkpoint
+from symbolic.train.config import RunConfig
 
 TINY = {
     "transformer": TransformerConfig(
@@ -136,7 +140,7 @@ def test_continuation_keeps_the_prompt(run_dir, prompt_midi, tmp_path):
 
 
 def test_render_writes_wavs(run_dir, tmp_path):
-    from symbolic.render import RenderError, find_fluidsynth, find_soundfont, read_wav
+    from symbolic.output.render import RenderError, find_fluidsynth, find_soundfont, read_wav
 
     try:
         find_fluidsynth(), find_soundfont()

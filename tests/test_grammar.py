@@ -8,7 +8,9 @@ import miditok
 import numpy as np
 import pytest
 
-from symbolic import grammar, tokenization
+from symbolic import tokenization
+from symbolic.data.convert import load_score
+from symbolic.generation import grammar
 
 PRESETS = tuple(tokenization.PRESET_CONFIGS)
 NOTE_END_TYPES = {
@@ -69,7 +71,7 @@ def test_tables_are_well_formed(preset, built):
 def test_every_real_chorale_is_accepted(preset, built, converted_chorales, bach_corpus_paths):
     tokenizer, g = built[preset]
     scores = dict(converted_chorales)
-    scores["bwv1.6"] = tokenization.encode(tokenizer, bach_corpus_paths["bwv1.6.mxl"])
+    scores["bwv1.6"] = tokenization.encode(tokenizer, load_score(bach_corpus_paths["bwv1.6.mxl"]))
     for name, score in scores.items():
         ids = score if isinstance(score, list) else tokenization.encode(tokenizer, score)
         state = grammar.state_after(g, ids)
@@ -92,7 +94,7 @@ def test_user_midi_with_drums_and_meter_changes_is_accepted(preset, built, tmp_p
     path = midi_writer(
         tmp_path / "x.mid", tracks, bpm=90, time_sigs=((0, 4, 4), (4, 3, 4), (7, 12, 8))
     )
-    grammar.state_after(g, tokenization.encode(tokenizer, path))
+    grammar.state_after(g, tokenization.encode(tokenizer, load_score(path)))
 
 
 @pytest.mark.parametrize("preset", PRESETS)

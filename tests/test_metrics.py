@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from symusic import Score
 
-from symbolic import metrics
-from symbolic.metrics import Notes
+from symbolic.music import metrics
+from symbolic.music.metrics import Notes
 
 TPQ = 480
 C_MAJOR = (60, 62, 64, 65, 67, 69, 71)

@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from symusic import Score
 
-from symbolic import cli, midi_io, midi_out, plot
-from symbolic.constraints import Key
+from symbolic import cli
+from symbolic.music.keys import Key
+from symbolic.music.notes import clean_notes, clip_to_next_onset
+from symbolic.output import midi as midi_io
+from symbolic.output import plot
+from symbolic.output import ports as midi_out
 
 NOTES = [(0, 1, 60, 80), (0.5, 1, 60, 80), (1, 0, 64, 80), (2, 1, 67, 80), (2, 0.5, 67, 80)]
 
@@ -27,14 +31,14 @@ def messy_midi(midi_writer, tmp_path):
 def test_clean_notes_cuts_overlaps_and_fixes_zero_lengths():
     time, duration = np.array([0, 240, 480, 960, 960]), np.array([480, 480, 0, 480, 240])
     pitch = np.array([60, 60, 64, 67, 67])
-    keep, fixed = midi_io.clean_notes(time, duration, pitch, min_len=60)
+    keep, fixed = clean_notes(time, duration, pitch, min_len=60)
     assert keep.tolist() == [0, 1, 2, 3]  # the shorter duplicate G4 is dropped
     assert fixed[keep].tolist() == [240, 480, 60, 480]
 
 
 def test_monophonic_lines_are_cut_at_the_next_onset():
     time, duration = np.array([0, 240, 240, 960]), np.array([960, 120, 480, 480])
-    assert midi_io.clip_to_next_onset(time, duration).tolist() == [240, 120, 480, 480]
+    assert clip_to_next_onset(time, duration).tolist() == [240, 120, 480, 480]
 
 
 def test_saved_file_is_daw_ready_and_reads_back_everywhere(messy_midi, tmp_path):

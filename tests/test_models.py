@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from symbolic import config as config_lib
 from symbolic import models
+from symbolic.train import config as config_lib
 
 VOCAB = 61
 LENGTH = 24

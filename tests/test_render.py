@@ -9,8 +9,8 @@ import mido
 import numpy as np
 import pytest
 
-from symbolic import render as render_lib
-from symbolic.render import RenderError, peak_normalize, read_wav, render
+from symbolic.output import render as render_lib
+from symbolic.output.render import RenderError, peak_normalize, read_wav, render
 
 try:
     render_lib.find_fluidsynth()

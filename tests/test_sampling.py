@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from symbolic import models
-from symbolic.config import LSTMConfig, TransformerConfig
-from symbolic.sampling import (
+from symbolic.generation.sampling import (
     GrammarArrays,
     StepContext,
     apply_temperature,
@@ -23,6 +22,8 @@ from symbolic.sampling import (
     top_p_filter,
     warp,
 )
+from symbolic.models.lstm import LSTMConfig
+from symbolic.models.transformer import TransformerConfig
 
 BOS, EOS, PAD = 1, 2, 0
 VOCAB = 8

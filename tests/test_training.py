@@ -14,9 +14,9 @@ import jax
 import numpy as np
 import pytest
 
-from symbolic import config as config_lib
-from symbolic import parallel, trainer
 from symbolic.data.batches import load_meta, load_split, train_batch
+from symbolic.train import config as config_lib
+from symbolic.train import parallel, trainer
 
 
 def tiny_config(model_name: str, *overrides: str) -> config_lib.RunConfig:

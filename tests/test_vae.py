@@ -10,11 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from symbolic import config as config_lib
-from symbolic import trainer, vae_tools
+from symbolic import vae as vae_tools
 from symbolic.data import segments as seg
-from symbolic.losses import elbo_sums
 from symbolic.models import vae
+from symbolic.train import config as config_lib
+from symbolic.train import trainer
+from symbolic.train.losses import elbo_sums
 
 # 4/4 chorales whose soprano gives the tiny VAE a few dozen real 2-bar melodies.
 VAE_CHORALES = ("bwv66.6.mxl", "bwv286.mxl", "bwv255.mxl")
@@ -208,8 +209,9 @@ def test_every_vae_command_renders_beside_its_midi(
 ):
     """`--render` on each `symbolic vae` command and on `similar` writes one WAV per MIDI file the
     command writes or lists (FluidSynth itself is tested in test_render; faked here)."""
-    from symbolic import cli, render
+    from symbolic import cli
     from symbolic.data.convert import load_score
+    from symbolic.output import render
 
     def fake_render(midi_path, wav_path, **_):
         assert Path(midi_path).is_file()

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from symusic import Score
 
-from symbolic import grammar, tokenization
-from symbolic.data import chords, views
+from symbolic import tokenization
+from symbolic.data import views
 from symbolic.data.prepare import prepare
+from symbolic.generation import grammar
+from symbolic.music import chords
 
 REMI = tokenization.load_tokenizer("remi")
 
@@ -213,7 +215,7 @@ def test_chords_after_notes_need_every_slot_before_the_next_bar():
 
 @pytest.mark.parametrize("name", [v for v in views.VIEWS if v != "full"])
 def test_every_view_has_a_training_preset(name):
-    from symbolic import config as config_lib
+    from symbolic.train import config as config_lib
 
     doc = json.loads((config_lib.PRESET_DIR / f"{name}.json").read_text())["_doc"]
     assert f"--view {name}" in doc

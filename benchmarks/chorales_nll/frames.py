@@ -22,9 +22,9 @@ from flax import linen as nn
 
 from benchmarks.chorales_nll.data import PIANO_KEYS
 from benchmarks.chorales_nll.neural import EarlyStopping
-from symbolic.config import TrainConfig
 from symbolic.models.lstm import LSTMLayer
-from symbolic.optim import make_optimizer
+from symbolic.train.config import TrainConfig
+from symbolic.train.optim import make_optimizer
 
 Batch = dict[str, np.ndarray]  # inputs, targets: [B, T, 88] float32; mask: [B, T] float32
 

@@ -1,6 +1,6 @@
 """Train the library's sequence models on the voice-token sequences and score them.
 
-The jitted steps, optimizer, initialisation and shardings are `symbolic.trainer.compile_steps`,
+The jitted steps, optimizer, initialisation and shardings are `symbolic.train.trainer.compile_steps`,
 unchanged. The loop is our own only because the batches differ from the trainer's: its random
 windows over the flat token stream cross chorale boundaries and start at any token, so absolute
 positions would carry no voice or time information; ours are step-aligned windows inside one
@@ -18,10 +18,10 @@ import jax
 import numpy as np
 
 from benchmarks.chorales_nll.windows import eval_batches, train_batch
-from symbolic import parallel
-from symbolic.config import RunConfig
-from symbolic.losses import mean_metrics
-from symbolic.trainer import Compiled, compile_steps
+from symbolic.train import parallel
+from symbolic.train.config import RunConfig
+from symbolic.train.losses import mean_metrics
+from symbolic.train.trainer import Compiled, compile_steps
 
 
 @dataclass(frozen=True)

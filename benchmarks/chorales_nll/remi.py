@@ -13,13 +13,13 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from symbolic import config as config_lib
-from symbolic import trainer
-from symbolic.baselines import unigram_nll
 from symbolic.cli import DEFAULT_MANIFEST
 from symbolic.data.batches import load_split
 from symbolic.demo import prepare_once
-from symbolic.evaluation import evaluate_lm_run
+from symbolic.train import config as config_lib
+from symbolic.train import trainer
+from symbolic.train.baselines import unigram_nll
+from symbolic.train.evaluation import evaluate_lm_run
 
 MODELS = ("transformer", "lstm")
 TOKENIZER = "remi"

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from benchmarks.chorales_nll import data, frames, neural, ngram, remi, report
 from benchmarks.common import REPO_ROOT, command_line, environment, write_results
-from symbolic.config import LSTMConfig, RunConfig, TrainConfig, TransformerConfig
+from symbolic.models.lstm import LSTMConfig
+from symbolic.models.transformer import TransformerConfig
+from symbolic.train.config import RunConfig, TrainConfig
 
 MODULE = "benchmarks.chorales_nll"
 RESULTS_DIR = Path(__file__).resolve().parent

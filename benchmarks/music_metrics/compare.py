@@ -2,7 +2,7 @@
 
 The reference band: the real pieces are split at random into halves A and B, `splits` times
 (seeded). For each metric, half B against half A (A's intra-set distances against the A-B
-inter-set distances, `symbolic.metrics.overlap_and_kl`) gives one overlapping area (OA) and one
+inter-set distances, `symbolic.music.metrics.overlap_and_kl`) gives one overlapping area (OA) and one
 KL; the band is their range over the splits. Each generated source is compared with the same
 halves A (its OA and KL are means over the splits), so both sides of the comparison use a
 reference set of the same size. A source is inside the band for a metric when its OA is at least
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symbolic.metrics import METRICS, overlap_and_kl
+from symbolic.music.metrics import METRICS, overlap_and_kl
 
 Values = dict[str, np.ndarray]  # metric name -> [pieces] float64 (NaN where undefined)
 

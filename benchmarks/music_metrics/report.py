@@ -4,7 +4,7 @@ and the choices behind them."""
 from __future__ import annotations
 
 from benchmarks.common import markdown_table
-from symbolic.metrics import METRICS
+from symbolic.music.metrics import METRICS
 
 SOURCES = ("real", "transformer", "transformer_top_p", "lstm", "ngram", "random", "random_tokens")
 GENERATED = SOURCES[1:]

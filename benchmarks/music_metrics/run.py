@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.common import REPO_ROOT, command_line, environment, write_results
 from benchmarks.music_metrics import compare, report, sources
-from symbolic.metrics import compute_metrics
+from symbolic.music.metrics import compute_metrics
 
 MODULE = "benchmarks.music_metrics"
 RESULTS_DIR = Path(__file__).resolve().parent
@@ -68,8 +68,8 @@ def ensure_data(data_dir: Path, manifest: Path) -> None:
 def ensure_run(model: str, run_dir: Path, data_dir: Path, quick: bool) -> Path:
     """RUN_DIR if it holds a finished run; else train one (demo preset; --quick: a short run under
     runs/benchmarks/) and return where it is."""
-    from symbolic import config as config_lib
-    from symbolic import trainer
+    from symbolic.train import config as config_lib
+    from symbolic.train import trainer
 
     if (run_dir / "summary.json").is_file():
         return run_dir

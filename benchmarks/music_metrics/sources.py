@@ -1,4 +1,4 @@
-"""The pieces each source contributes, as `symbolic.metrics.Notes`.
+"""The pieces each source contributes, as `symbolic.music.metrics.Notes`.
 
 * real: held-out chorales (valid and test works of the manifest), converted as `symbolic prepare`
   converts them (`load_work`: music21 -> MIDI, one track per voice, through the same cache);
@@ -6,7 +6,7 @@
   KV cache or LSTM state, grammar mask), from BOS, then decoded by the run's tokenizer;
   transformer_top_p: the Transformer again with top-p 0.95 (the demo's setting);
 * ngram: a count-based bigram LM over the training token stream, P(next | previous token) with
-  add-alpha smoothing, sampled by the same `symbolic.sampling.sample` under the same grammar mask;
+  add-alpha smoothing, sampled by the same `symbolic.generation.sampling.sample` under the same grammar mask;
 * random_tokens: uniformly random tokens among those the grammar allows at each step, same
   sampler;
 * random: uniform random notes, one piece per real piece (cycling): as many notes as it has and
@@ -24,11 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic import generate, grammar, sampling, tokenization
+from symbolic import tokenization
 from symbolic.data.batches import load_meta
 from symbolic.data.manifest import load_manifest, source_root
 from symbolic.data.prepare import default_cache_dir, load_work
-from symbolic.metrics import Notes, notes_from_score
+from symbolic.generation import generate, grammar, sampling
+from symbolic.music.metrics import Notes, notes_from_score
 
 HELD_OUT_SPLITS = ("valid", "test")
 NGRAM_ALPHA = 0.01

@@ -14,8 +14,9 @@ import time
 import jax
 import jax.numpy as jnp
 
-from symbolic import models, sampling
-from symbolic.generate import decode_config, jitted_sampler
+from symbolic import models
+from symbolic.generation import sampling
+from symbolic.generation.generate import decode_config, jitted_sampler
 
 BOS, PAD, NO_EOS = 1, 0, -1
 
@@ -27,7 +28,7 @@ def init_params(model_cfg, seed: int = 0):
 
 
 def time_cached(run_cfg, params, batch: int, length: int) -> dict:
-    """`symbolic.sampling.sample` with the KV cache (the `symbolic generate` path)."""
+    """`symbolic.generation.sampling.sample` with the KV cache (the `symbolic generate` path)."""
     cfg = decode_config(run_cfg, length)
     fn = jitted_sampler("transformer", cfg, length - 1, NO_EOS, PAD)
     state = models.get("transformer").init_decode_state(cfg, params, batch)

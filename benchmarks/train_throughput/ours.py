@@ -6,10 +6,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-from symbolic import config as config_lib
-from symbolic import parallel
 from symbolic.data.batches import load_meta, load_split, train_batch
-from symbolic.trainer import compile_steps, with_vocab_size
+from symbolic.train import config as config_lib
+from symbolic.train import parallel
+from symbolic.train.trainer import compile_steps, with_vocab_size
 
 MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "bach_chorales.json"
 DEFAULT_DATA = Path.home() / ".cache" / "symbolic" / "bench_data"

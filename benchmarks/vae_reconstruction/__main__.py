@@ -55,7 +55,7 @@ def parse_args() -> argparse.Namespace:
 def interpolation_paths(run, segments: np.ndarray, pairs: int, seed: int = 0) -> np.ndarray:
     """Decoded slerp paths between `pairs` random pairs of segments [N, T] (distinct segments,
     seeded): events [pairs, PATH_STEPS, T] int32."""
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     rng = np.random.default_rng(seed)
     idx = np.stack([rng.choice(len(segments), size=2, replace=False) for _ in range(pairs)])
@@ -77,7 +77,7 @@ def interpolation_figures(paths: np.ndarray, tmp: Path) -> dict[str, float | boo
     """
     from symusic import Score
 
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     pairs, steps, _ = paths.shape
     values = vae_tools.attribute_values(paths.reshape(pairs * steps, -1))
@@ -115,8 +115,8 @@ def prepare_data(data_dir: Path) -> None:
 
 def train(args, data_dir: Path, run_dir: Path) -> dict:
     """Train (or resume) the preset through the engine; {} with --eval-only."""
-    from symbolic import config as config_lib
-    from symbolic import trainer
+    from symbolic.train import config as config_lib
+    from symbolic.train import trainer
 
     if args.eval_only:
         return {}
@@ -128,7 +128,7 @@ def train(args, data_dir: Path, run_dir: Path) -> dict:
 def per_work_sampled(run, data: dict, works: list[str]) -> dict[str, float | str]:
     """Sampled reconstruction accuracy per test work: the worst work, its accuracy, and the
     accuracy of the split without it (one odd work can dominate a small test split)."""
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     segments = data["segments"]
     decoded = vae_tools.decode_latents(run, vae_tools.encode_segments(run, segments))
@@ -148,7 +148,7 @@ def similarity_figures(run, works: list[str], tmp: Path) -> dict[str, float]:
     """`symbolic similar` on an index of the test works: each work's copy, transposed up 2
     semitones with every fifth melody note a semitone higher, is the query; the fractions of
     queries whose original ranks first and in the top 5."""
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
     from symbolic.data import segments as seg
     from symbolic.data.manifest import load_manifest, source_root
     from symbolic.data.prepare import default_cache_dir, load_work
@@ -243,9 +243,9 @@ Device: {r["device"]} ({r["cpu_count"]} CPU cores, backend {r["backend"]}); jax 
 def main() -> None:
     import tempfile
 
-    from symbolic import vae_tools
-    from symbolic.checkpoint import restore_params
+    from symbolic import vae as vae_tools
     from symbolic.data import segments as seg
+    from symbolic.train.checkpoint import restore_params
 
     args = parse_args()
     data_dir = args.workdir / "vae_segments_2bar_t5"

@@ -11,7 +11,7 @@ The middle directly continues the prefix, so the token grammar state at its star
 after the prefix, and a decoder carries one cache (or LSTM state) straight from the prompt into
 the middle. The cuts fall on bars: the middle starts at a ``Bar`` token and ends before a later
 ``Bar`` or at the ``EOS`` of the same piece, so it holds whole bars and never crosses pieces.
-``symbolic.infill`` builds the same order from a MIDI file at generation time.
+``symbolic.generation.infill`` builds the same order from a MIDI file at generation time.
 
 Which windows are reordered, and where they are cut, is drawn from a generator seeded by
 (seed, step), like the windows themselves: a resumed run sees the same batches. A rate of 0

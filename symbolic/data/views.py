@@ -27,11 +27,11 @@ bar's chord slots and its melody tokens, chords first (``chords``,
 bar and not a whole-piece prefix: training reads random windows of the token stream,
 and a prefix would be cut off from most windows; here each bar's condition sits a few
 tokens before its target, so every window teaches the conditioning, and generation can
-force each bar's condition as it reaches that bar (``symbolic.conditioning``).
+force each bar's condition as it reaches that bar (``symbolic.generation.conditioning``).
 
 ``melody_over_chords`` puts the chords first so a bar's melody is generated knowing
 its chords; ``chords_for_melody`` puts the melody first so the chords are generated
-knowing the bar's melody. The grammar (``symbolic.grammar.ChordSlots``) allows exactly
+knowing the bar's melody. The grammar (``symbolic.music.chords.ChordSlots``) allows exactly
 ``slots_per_bar`` chord tokens in every bar. Never imports jax.
 """
 
@@ -44,9 +44,13 @@ from itertools import pairwise
 import numpy as np
 from symusic import Note, Score, Track
 
-from symbolic import midi_io, tokenization
-from symbolic.data import chords, convert
-from symbolic.grammar import ChordSlots
+from symbolic import tokenization
+from symbolic.data import convert
+from symbolic.data.chords import extract as extract_chords
+from symbolic.music import chords
+from symbolic.music.chords import ChordSlots
+from symbolic.music.meter import beats_per_bar, parse_meter, slots_per_bar
+from symbolic.music.notes import clip_to_next_onset
 
 VIEWS = ("full", "melody", "chords", "drums", "melody_over_chords", "chords_for_melody")
 CHORD_RATES = ("beat", "bar")
@@ -144,7 +148,7 @@ def skyline(track: Track) -> Track:
     order = np.lexsort((-n["pitch"], n["time"]))
     first = order[np.r_[True, np.diff(n["time"][order]) != 0]]  # highest pitch per onset
     time = n["time"][first]
-    duration = midi_io.clip_to_next_onset(time, n["duration"][first])
+    duration = clip_to_next_onset(time, n["duration"][first])
     out = track.copy()
     out.notes = Note.from_numpy(
         time, duration.astype(n["duration"].dtype), n["pitch"][first], n["velocity"][first]
@@ -185,24 +189,6 @@ def drum_score(score: Score) -> Score:
 
 
 # --- chord slots and bars ------------------------------------------------------------------
-
-
-def beats_per_bar(numerator: int, denominator: int) -> int:
-    """Counted beats: compound meters (6/8, 9/8, 12/8) in dotted quarters, else numerator."""
-    if denominator == 8 and numerator % 3 == 0 and numerator > 3:
-        return numerator // 3
-    return numerator
-
-
-def slots_per_bar(meter: tuple[int, int], rate: str) -> int:
-    """Chord tokens in a bar of ``meter`` ``(numerator, denominator)``."""
-    return 1 if rate == "bar" else beats_per_bar(*meter)
-
-
-def parse_meter(time_sig_value: str) -> tuple[int, int]:
-    """``"3/4"`` (a TimeSig token's value) -> ``(3, 4)``."""
-    numerator, denominator = time_sig_value.split("/")
-    return int(numerator), int(denominator)
 
 
 def extra_tokens(tokenizer, view: View) -> dict[str, int]:
@@ -298,7 +284,7 @@ def _group(flat: list[int], bar_meters, rate: str) -> tuple[tuple[int, ...], ...
     return tuple(out)
 
 
-def harmony(tokenizer, score: Score, rate: str, extract=chords.extract) -> Harmony:
+def harmony(tokenizer, score: Score, rate: str, extract=extract_chords) -> Harmony:
     """The chords of ``score`` per slot of the tokenizer's bars (music21 chordify);
     ``extract(score, windows) -> labels`` may be ``chords.extract`` through a cache.
 
@@ -345,7 +331,7 @@ def harmony_from_progression(text: str, meter: tuple[int, int], rate: str) -> Ha
 
 
 def select(
-    tokenizer, score: Score, view: View, extract=chords.extract
+    tokenizer, score: Score, view: View, extract=extract_chords
 ) -> tuple[Score | None, Harmony | None]:
     """The notes a view tokenizes (None for ``chords``) and its harmony (None without chords;
     ``extract`` as in ``harmony``).

@@ -4,7 +4,7 @@
 - `init_decode_state(config, params, batch_size) -> state` (a KV cache, or LSTM carries)
 - `decode_step(config, params, state, tokens [B] int32) -> (logits [B, V] float32, state)`
 
-and is registered with the name of its training objective in `symbolic.losses.OBJECTIVES`
+and is registered with the name of its training objective in `symbolic.train.losses.OBJECTIVES`
 ("lm": next-token cross-entropy; "elbo": the VAE's reconstruction + beta * KL). The VAE decodes
 whole segments from a latent instead (`vae.sample`).
 
@@ -40,7 +40,7 @@ def build(name: str, config) -> nn.Module:
 
 
 def objective(name: str) -> str:
-    """The name of model `name`'s training objective (a key of `symbolic.losses.OBJECTIVES`)."""
+    """The name of model `name`'s training objective (a key of `symbolic.train.losses.OBJECTIVES`)."""
     get(name)
     return _REGISTRY[name][2]
 

@@ -7,13 +7,25 @@ training and one-token incremental decoding (a sequence of length 1 with a carri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from symbolic.config import LSTMConfig
-
 Carry = tuple[jax.Array, jax.Array]  # (h, c), each [B, H]
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """Stacked LSTM language model."""
+
+    vocab_size: int = 0
+    embed_dim: int = 256
+    hidden_size: int = 512
+    num_layers: int = 2
+    dropout: float = 0.1
+    dtype: str = "float32"
 
 
 def _forget_bias_init(key, shape, dtype=jnp.float32):

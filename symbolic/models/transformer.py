@@ -10,13 +10,30 @@ written). `position="learned"` gives the absolute-position baseline.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
-from symbolic.config import TransformerConfig
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Decoder-only Transformer with pre-LayerNorm and rotary (RoPE) or learned positions."""
+
+    vocab_size: int = 0  # filled in from the data set's meta.json
+    d_model: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    d_ff: int = 1024
+    dropout: float = 0.1
+    max_len: int = 2048  # longest sequence the KV cache (and learned positions) can hold
+    position: str = "rope"  # "rope" (relative) or "learned" (absolute)
+    rope_base: float = 10000.0
+    dtype: str = "float32"  # activation dtype; parameters stay float32
+    decode: bool = False  # True builds the incremental (KV-cached) variant
+
 
 _INIT = nn.initializers.normal(stddev=0.02)
 

@@ -13,12 +13,37 @@ with the bar's embedding, as in MusicVAE.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from symbolic.config import VAEConfig
 from symbolic.models.lstm import Carry, LSTMLayer
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """MusicVAE: bidirectional LSTM encoder, flat or hierarchical (conductor) LSTM decoder.
+
+    `conductor_bars` 0 gives the flat decoder (short segments); n > 0 splits the segment into n
+    equal bars, each decoded from its own conductor embedding (MusicVAE's 16-bar models).
+    The loss is ELBO with beta(step) = kl_beta * (1 - kl_anneal_rate ** step) and free bits:
+    KL below `free_bits` nats per segment is not penalised (MusicVAE's max(KL - free, 0))."""
+
+    vocab_size: int = 0  # filled in from the segments' meta.json
+    seq_len: int = 0  # steps per segment, filled in from meta.json
+    embed_dim: int = 64
+    encoder_hidden: int = 512
+    decoder_hidden: int = 512
+    decoder_layers: int = 2
+    latent_dim: int = 256
+    conductor_bars: int = 0
+    conductor_hidden: int = 512
+    kl_beta: float = 0.2
+    kl_anneal_rate: float = 0.99999
+    free_bits: float = 48.0  # nats per segment
+    dtype: str = "float32"
 
 
 class MusicVAE(nn.Module):

@@ -17,17 +17,18 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from symbolic import models, parallel
-from symbolic.baselines import unigram_nll
-from symbolic.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
-from symbolic.config import RunConfig
+from symbolic import models
 from symbolic.data import fim
 from symbolic.data import segments as segments_lib
 from symbolic.data.batches import Split, eval_batches, load_meta, load_split, train_batch
-from symbolic.losses import OBJECTIVES, mean_metrics
-from symbolic.optim import learning_rate_schedule, make_optimizer
-from symbolic.state import init_state
-from symbolic.steps import eval_step, train_step
+from symbolic.train import parallel
+from symbolic.train.baselines import unigram_nll
+from symbolic.train.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
+from symbolic.train.config import RunConfig
+from symbolic.train.losses import OBJECTIVES, mean_metrics
+from symbolic.train.optim import learning_rate_schedule, make_optimizer
+from symbolic.train.state import init_state
+from symbolic.train.steps import eval_step, train_step
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from symbolic.config import RunConfig
+from symbolic.train.config import RunConfig
 
 CONFIG_FILE = "config.json"
 META_FILE = "meta.json"

@@ -1,5 +1,5 @@
 """`symbolic vae ...` and `symbolic similar`: argument parsing only; the work is in
-`symbolic.vae_tools` (and `symbolic.data.segments` for prepare). Kept apart from cli.py so the
+`symbolic.vae` (and `symbolic.data.segments` for prepare). Kept apart from cli.py so the
 VAE's many flags do not crowd the core commands. Imports are inside the handlers (no jax to parse).
 """
 
@@ -40,7 +40,7 @@ def _print_paths(paths) -> None:
 
 
 def cmd_vae_encode(args) -> None:
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     index = vae_tools.encode_files(vae_tools.load_vae(args.run), args.files, args.out)
     print(f"wrote {args.out}: {len(index['mu'])} segments of {len(args.files)} files")
@@ -49,7 +49,7 @@ def cmd_vae_encode(args) -> None:
 
 
 def cmd_vae_sample(args) -> None:
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     run = vae_tools.load_vae(args.run)
     _print_paths(
@@ -66,7 +66,7 @@ def cmd_vae_sample(args) -> None:
 
 
 def cmd_vae_interpolate(args) -> None:
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     run = vae_tools.load_vae(args.run)
     _print_paths(
@@ -84,7 +84,7 @@ def cmd_vae_interpolate(args) -> None:
 
 
 def cmd_vae_vary(args) -> None:
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     run = vae_tools.load_vae(args.run)
     _print_paths(
@@ -103,7 +103,7 @@ def cmd_vae_vary(args) -> None:
 
 
 def cmd_vae_attribute(args) -> None:
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     _check_render_has_out(args)
     if args.name and args.name not in vae_tools.ATTRIBUTE_NAMES:
@@ -120,7 +120,7 @@ def cmd_vae_attribute(args) -> None:
 
 
 def cmd_vae_eval(args) -> None:
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     _check_render_has_out(args)
     metrics = vae_tools.evaluate_run(
@@ -130,7 +130,7 @@ def cmd_vae_eval(args) -> None:
 
 
 def cmd_similar(args) -> None:
-    from symbolic import vae_tools
+    from symbolic import vae as vae_tools
 
     ranked = vae_tools.similar_command(args.query, args.index, args.k, args.run)
     for name, score in ranked:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from symusic import Score
 
-from symbolic.data.chords import CHORD_TRACK_NAME, label_events, symbol
+from symbolic.music.chords import CHORD_TRACK_NAME, label_events, symbol
 
 _FIGSIZE = (12, 4)
 

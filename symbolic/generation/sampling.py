@@ -10,7 +10,7 @@ one has its remaining prompt tokens forced instead of sampled.
 Each step turns logits into a token in three stages, each a pure function of arrays:
 1. constraints, a list of `LogitProcessor`s `(logits [B, V], StepContext) -> logits`: a repetition
    penalty, the grammar mask, then a second automaton of musical constraints (key, range,
-   polyphony, grid, bar count: `symbolic.constraints`), then any extra processors; masks set -inf;
+   polyphony, grid, bar count: `symbolic.generation.constraints`), then any extra processors; masks set -inf;
 2. warping: temperature, then top-k, then top-p (nucleus);
 3. choice: categorical, or argmax when temperature == 0.
 Temperature, top-k and top-p are traced values, so one compilation serves every setting.
@@ -46,14 +46,14 @@ LogitProcessor = Callable[[jax.Array, StepContext], jax.Array]
 
 
 class GrammarArrays(NamedTuple):
-    """A token automaton as device arrays (see `symbolic.grammar.Grammar`)."""
+    """A token automaton as device arrays (see `symbolic.generation.grammar.Grammar`)."""
 
     allowed: jax.Array  # [S, V] bool: tokens allowed in each state
     transition: jax.Array  # [S, V] int32: next state after emitting token v in state s
 
 
 class ConstraintArrays(NamedTuple):
-    """A constraint automaton run beside the grammar (see `symbolic.constraints`)."""
+    """A constraint automaton run beside the grammar (see `symbolic.generation.constraints`)."""
 
     allowed: jax.Array  # [E, V] bool
     transition: jax.Array  # [E, V] int32
@@ -191,7 +191,7 @@ def constraint_mask(constraints: ConstraintArrays, eos_id: int) -> LogitProcesso
     Tokens marked `merge_into_eos` give their probability to EOS (e.g. the Bar that would open
     one bar too many). A row left with no allowed token keeps its incoming logits: the
     constraints yield to the grammar rather than stall the sampler (not expected with the
-    tables of `symbolic.constraints`, which avoid dead ends).
+    tables of `symbolic.generation.constraints`, which avoid dead ends).
     """
 
     def process(logits: jax.Array, ctx: StepContext) -> jax.Array:
@@ -379,7 +379,7 @@ def sample(
     grammar / grammar_states: the automaton and [B] int32 states each row is in after its prompt
         (`grammar.start_state` for a bare BOS); only sampled tokens advance the state.
     constraints / constraint_states: a second automaton intersected with the grammar (key, range,
-        polyphony, grid, bars: `symbolic.constraints`) and each row's [B] int32 state.
+        polyphony, grid, bars: `symbolic.generation.constraints`) and each row's [B] int32 state.
     repetition_penalty / penalty_ids: penalise tokens in penalty_ids [V] bool already present
         (None: no penalty).
     processors: extra constraints applied after the grammar mask, before temperature.

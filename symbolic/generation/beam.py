@@ -1,6 +1,6 @@
 """Beam search over any model's `decode_step`, with the sampler's processors: pure jnp.
 
-Same contract as `symbolic.sampling.sample` (grammar, constraints, repetition penalty and extra
+Same contract as `symbolic.generation.sampling.sample` (grammar, constraints, repetition penalty and extra
 processors apply at every step), but instead of drawing a token each row keeps the `beam_width`
 most likely continuations of its prompt. Scores are summed log-probabilities of the processed
 logits, without length normalisation, so beam width 1 is exactly greedy decoding (argmax of
@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from symbolic.sampling import (
+from symbolic.generation.sampling import (
     NEG_INF,
     ConstraintArrays,
     DecodeStepFn,

@@ -20,64 +20,24 @@ from symusic import KeySignature, Note
 from symusic.core import ScoreTick
 
 from symbolic import tokenization
-from symbolic.constraints import Key
+from symbolic.music.keys import Key, best_key
+from symbolic.music.notes import clean_notes, clip_to_next_onset
 
 # Tokenizers decode at a coarse resolution (24 ticks per quarter for our presets); DAWs expect
 # 480 or more, and 480 is an exact multiple of every coarser resolution we produce.
 DAW_TICKS_PER_QUARTER = 480
 CONDUCTOR_META = ("set_tempo", "time_signature", "key_signature")
-# Krumhansl-Kessler key profiles, C major / C minor.
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-def clean_notes(time: np.ndarray, duration: np.ndarray, pitch: np.ndarray, min_len: int):
-    """Indices to keep and fixed durations for one track's notes (arrays [N]).
-
-    Zero/negative durations become `min_len`; a note overlapping the next note of the same pitch
-    ends where that one starts; a note left with no length (same pitch, same onset) is dropped,
-    keeping the longer of the two.
-    """
-    duration = np.where(duration > 0, duration, min_len).astype(np.int64)
-    order = np.lexsort((duration, time, pitch))  # by pitch, onset, shortest first: it is dropped
-    keep, fixed = [], duration.copy()
-    for a, b in zip(order[:-1], order[1:], strict=True):
-        if pitch[a] == pitch[b] and time[a] + fixed[a] > time[b]:
-            fixed[a] = time[b] - time[a]
-        if fixed[a] > 0:
-            keep.append(a)
-    if len(order):
-        keep.append(order[-1])
-    keep = np.sort(np.asarray(keep, dtype=np.int64))
-    return keep, fixed
-
-
-def clip_to_next_onset(time: np.ndarray, duration: np.ndarray) -> np.ndarray:
-    """Durations [N] cut so no note sounds past the next later onset in its track: a
-    monophonic line (`--monophonic` limits onsets; this keeps long notes from overlapping)."""
-    onsets = np.unique(time)
-    following = np.searchsorted(onsets, time, side="right")
-    nxt = np.where(following < len(onsets), onsets[np.minimum(following, len(onsets) - 1)], -1)
-    return np.where(nxt >= 0, np.minimum(duration, nxt - time), duration)
 
 
 def estimate_key(score: ScoreTick) -> Key | None:
-    """Key with the highest profile correlation to the pitched notes; None without notes."""
+    """The key of the pitched notes, weighted by duration (`best_key`); None without notes."""
     histogram = np.zeros(12)
     for track in score.tracks:
         if track.is_drum or not len(track.notes):
             continue
         notes = track.notes.numpy()
         np.add.at(histogram, notes["pitch"] % 12, np.maximum(notes["duration"], 1))
-    if not histogram.any():
-        return None
-    best, best_r = None, -np.inf
-    for mode, profile in (("major", _MAJOR), ("minor", _MINOR)):
-        for tonic in range(12):
-            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1]
-            if r > best_r:
-                best, best_r = Key(tonic, mode), r
-    return best
+    return best_key(histogram)
 
 
 def prepare_score(

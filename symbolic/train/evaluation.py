@@ -6,8 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from symbolic import checkpoint, trainer
 from symbolic.data.batches import eval_batches, load_meta, load_split
+from symbolic.train import checkpoint, trainer
 
 
 def evaluate_lm_run(run_dir: Path, data_dir: Path, split: str = "test") -> dict:

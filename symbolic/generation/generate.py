@@ -3,7 +3,7 @@
 A run directory is self-contained (config.json, meta.json, tokenizer.json, checkpoints/), so
 generation needs nothing else. The tokenizer is checked against the hash the model was trained
 with, a prompt MIDI is checked against the token grammar before any sampling, and all `num`
-samples are drawn in one batch by one compiled `symbolic.sampling.sample`.
+samples are drawn in one batch by one compiled `symbolic.generation.sampling.sample`.
 """
 
 from __future__ import annotations
@@ -22,20 +22,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic import (
-    beam,
-    checkpoint,
-    conditioning,
-    constraints,
-    grammar,
-    midi_io,
-    models,
-    sampling,
-    tokenization,
-)
-from symbolic.config import RunConfig
+from symbolic import models, tokenization
 from symbolic.data import views
 from symbolic.data.convert import load_score
+from symbolic.generation import beam, conditioning, constraints, grammar, sampling
+from symbolic.music import keys
+from symbolic.output import midi as midi_io
+from symbolic.train import checkpoint
+from symbolic.train.config import RunConfig
 
 REPORT_FILE = "generation.json"
 
@@ -68,7 +62,7 @@ class Controls:
     def spec(self) -> constraints.Spec:
         """The constraints these controls ask for (parsed and checked)."""
         polyphony = 1 if self.monophonic else self.max_polyphony
-        key = constraints.parse_key(self.key) if self.key else None
+        key = keys.parse_key(self.key) if self.key else None
         low_high = constraints.parse_pitch_range(self.pitch_range) if self.pitch_range else None
         return constraints.Spec(
             key=key,
@@ -202,7 +196,7 @@ def control_arrays(
     """Sampler keyword arguments for the constraints and the repetition penalty of `controls`.
 
     `tables` (constraints.Constraints, state) replaces the constraints of `controls` (infilling
-    adds its own automaton, `symbolic.infill`); tables span the model's vocabulary.
+    adds its own automaton, `symbolic.generation.infill`); tables span the model's vocabulary.
     """
     kwargs: dict = {}
     spec, vocab_size = controls.spec(), run.config.model.vocab_size
@@ -318,7 +312,7 @@ def write_samples(
     Returns the paths and each sample's note count; a sample without notes gets a warning.
     """
     controls = controls or Controls()
-    key = constraints.parse_key(controls.key) if controls.key else None
+    key = keys.parse_key(controls.key) if controls.key else None
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, notes = [], []
     for i, (row, length) in enumerate(zip(tokens, lengths, strict=True)):
@@ -328,7 +322,7 @@ def write_samples(
             edit(score)
         midi_io.save_daw_midi(score, path, key=key, monophonic=controls.monophonic)
         if controls.plot:
-            from symbolic.plot import plot_midi  # matplotlib only when asked
+            from symbolic.output.plot import plot_midi  # matplotlib only when asked
 
             plot_midi(path, path.with_suffix(".png"))
         paths.append(path)
@@ -373,7 +367,7 @@ def generate(
     FluidSynth. OUT_DIR/generation.json records the settings, lengths, note counts and the
     sampling speed, which is also printed. `controls` adds constraints, a repetition penalty,
     beam search and piano-roll PNGs (see `Controls`). `condition` gives chords, a melody, a
-    tempo or a time signature as model input (`symbolic.conditioning`); `max_tokens` is raised
+    tempo or a time signature as model input (`symbolic.generation.conditioning`); `max_tokens` is raised
     to what the condition's forced tokens take. Returns the MIDI paths, then the WAV paths.
     """
     settings = sampling_settings(
@@ -415,7 +409,7 @@ def finish(paths: list[Path], out_dir: Path, report: dict, render: bool, sample_
     """Render `paths` to WAV with `render`, write OUT_DIR/generation.json and print the
     sampling speed (`report["stats"]`). Returns the MIDI paths, then the WAV paths."""
     if render:
-        from symbolic.render import render as render_wav  # FluidSynth only when asked
+        from symbolic.output.render import render as render_wav  # FluidSynth only when asked
 
         paths = paths + [
             render_wav(p, p.with_suffix(".wav"), sample_rate=sample_rate) for p in paths

@@ -13,61 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PRESET_DIR = Path(__file__).parent / "configs"
-MODEL_NAMES = ("transformer", "lstm", "vae")
+from symbolic.models.lstm import LSTMConfig
+from symbolic.models.transformer import TransformerConfig
+from symbolic.models.vae import VAEConfig
 
-
-@dataclass(frozen=True)
-class TransformerConfig:
-    """Decoder-only Transformer with pre-LayerNorm and rotary (RoPE) or learned positions."""
-
-    vocab_size: int = 0  # filled in from the data set's meta.json
-    d_model: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    d_ff: int = 1024
-    dropout: float = 0.1
-    max_len: int = 2048  # longest sequence the KV cache (and learned positions) can hold
-    position: str = "rope"  # "rope" (relative) or "learned" (absolute)
-    rope_base: float = 10000.0
-    dtype: str = "float32"  # activation dtype; parameters stay float32
-    decode: bool = False  # True builds the incremental (KV-cached) variant
-
-
-@dataclass(frozen=True)
-class LSTMConfig:
-    """Stacked LSTM language model."""
-
-    vocab_size: int = 0
-    embed_dim: int = 256
-    hidden_size: int = 512
-    num_layers: int = 2
-    dropout: float = 0.1
-    dtype: str = "float32"
-
-
-@dataclass(frozen=True)
-class VAEConfig:
-    """MusicVAE: bidirectional LSTM encoder, flat or hierarchical (conductor) LSTM decoder.
-
-    `conductor_bars` 0 gives the flat decoder (short segments); n > 0 splits the segment into n
-    equal bars, each decoded from its own conductor embedding (MusicVAE's 16-bar models).
-    The loss is ELBO with beta(step) = kl_beta * (1 - kl_anneal_rate ** step) and free bits:
-    KL below `free_bits` nats per segment is not penalised (MusicVAE's max(KL - free, 0))."""
-
-    vocab_size: int = 0  # filled in from the segments' meta.json
-    seq_len: int = 0  # steps per segment, filled in from meta.json
-    embed_dim: int = 64
-    encoder_hidden: int = 512
-    decoder_hidden: int = 512
-    decoder_layers: int = 2
-    latent_dim: int = 256
-    conductor_bars: int = 0
-    conductor_hidden: int = 512
-    kl_beta: float = 0.2
-    kl_anneal_rate: float = 0.99999
-    free_bits: float = 48.0  # nats per segment
-    dtype: str = "float32"
+PRESET_DIR = Path(__file__).parents[1] / "configs"
 
 
 @dataclass(frozen=True)

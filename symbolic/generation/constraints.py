@@ -1,7 +1,7 @@
 """Hard musical constraints as token-id masks and a small side automaton: numpy only.
 
 A ``Constraints`` object is a second automaton that runs beside the grammar
-(``symbolic.grammar``), so the sampler masks a token unless *both* allow it. It is the
+(``symbolic.generation.grammar``), so the sampler masks a token unless *both* allow it. It is the
 product of a few tiny components, each an ``[E, V]`` table pair over token ids:
 
 * key / pitch range: static masks on ``Pitch`` (MIDI-Like: ``NoteOn``) tokens; drums
@@ -32,8 +32,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-_PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}  # natural minor
+from symbolic.music.keys import Key
+
 # Grid name -> length in quarter notes (as a fraction numerator/denominator).
 GRIDS = {
     "4th": (1, 1),
@@ -43,34 +43,6 @@ GRIDS = {
     "8th-triplet": (1, 3),
     "16th-triplet": (1, 6),
 }
-_CIRCLE = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 5: -1, 10: -2, 3: -3, 8: -4, 1: -5}
-
-
-@dataclass(frozen=True)
-class Key:
-    """A tonic pitch class (0 = C) and mode (``"major"`` or ``"minor"``)."""
-
-    tonic: int
-    mode: str
-
-    def pitch_classes(self) -> frozenset[int]:
-        return frozenset((self.tonic + step) % 12 for step in _SCALES[self.mode])
-
-    def sharps(self) -> int:
-        """Sharps (> 0) or flats (< 0) of the key signature, as a MIDI key_signature needs."""
-        major_tonic = self.tonic if self.mode == "major" else (self.tonic + 3) % 12
-        return _CIRCLE[major_tonic]
-
-
-def parse_key(text: str) -> Key:
-    """``"D minor"``, ``"F# major"``, ``"Bb minor"``, ``"c"`` (major) -> ``Key``."""
-    match = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*", text)
-    if not match:
-        raise ValueError(f"key {text!r}: expected e.g. 'D minor', 'F# major', 'Bb minor'")
-    letter, accidental, mode = match.groups()
-    tonic = _PITCH_CLASSES[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]
-    mode = "minor" if mode in ("minor", "min", "m") else "major"
-    return Key(tonic % 12, mode)
 
 
 def parse_pitch_range(text: str) -> tuple[int, int]:

@@ -17,10 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic import checkpoint
-from symbolic.config import RunConfig, VAEConfig
 from symbolic.data import segments as seg
 from symbolic.models import vae
+from symbolic.models.vae import VAEConfig
+from symbolic.train import checkpoint
+from symbolic.train.config import RunConfig
 
 CHUNK = 64  # fixed batch for jitted encode/decode, so varying counts do not recompile
 ATTRIBUTES_FILE = "attributes.npz"
@@ -140,7 +141,7 @@ def render_beside(paths: list[str | Path]) -> list[Path]:
     import tempfile
 
     from symbolic.data.convert import file_kind, load_score
-    from symbolic.render import render as render_wav
+    from symbolic.output.render import render as render_wav
 
     wavs = []
     for path in map(Path, paths):

@@ -1,6 +1,6 @@
 """Pure train and eval steps; the trainer jits them once, with shardings.
 
-The loss is the model's objective (`symbolic.losses.OBJECTIVES`, chosen per model by the registry):
+The loss is the model's objective (`symbolic.train.losses.OBJECTIVES`, chosen per model by the registry):
 `objective(model, params, batch, *, step, rng, train) -> (loss, sums)`.
 """
 
@@ -12,8 +12,8 @@ import jax
 import optax
 from flax import linen as nn
 
-from symbolic.losses import lm_objective
-from symbolic.state import TrainState
+from symbolic.train.losses import lm_objective
+from symbolic.train.state import TrainState
 
 Objective = Callable[..., tuple[jax.Array, dict]]
 

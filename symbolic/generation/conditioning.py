@@ -3,7 +3,7 @@
 A condition becomes tokens the model reads, never an edit of its output:
 
 * a prompt: BOS and the condition's tokens of the first bar;
-* a constraint automaton (a ``symbolic.constraints.Component`` intersected with the
+* a constraint automaton (a ``symbolic.generation.constraints.Component`` intersected with the
   grammar at every step) that forces the condition's tokens of each later bar as soon as
   the model opens that bar with ``Bar``, keeps the condition's kind of token out of the
   free part, and ends the piece with the condition: the ``Bar`` after the last
@@ -32,9 +32,12 @@ from pathlib import Path
 import numpy as np
 from symusic import Tempo
 
-from symbolic import constraints, tokenization
-from symbolic.data import chords, views
+from symbolic import tokenization
+from symbolic.data import views
 from symbolic.data.convert import load_score
+from symbolic.generation import constraints
+from symbolic.music import chords
+from symbolic.music import meter as meter_lib
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def _harmony(tokenizer, view: views.View, condition: Condition) -> views.Harmony
             return views.harmony(tokenizer, load_score(condition.chords_file), view.chord_rate)
         except views.NoContent as err:
             raise ValueError(f"{condition.chords_file}: {err}") from None
-    meter = views.parse_meter(condition.time_signature or "4/4")
+    meter = meter_lib.parse_meter(condition.time_signature or "4/4")
     return views.harmony_from_progression(condition.chords, meter, view.chord_rate)
 
 
@@ -169,7 +172,7 @@ def _melody_bars(tokenizer, view: views.View, condition: Condition) -> tuple[lis
     ids = tokenization.encode(tokenizer, melody)
     if not ids:
         raise ValueError(f"{condition.melody}: no notes in the tokenizer's range")
-    slots = sum(views.slots_per_bar(m, view.chord_rate) for m in views.meters(tokenizer, ids))
+    slots = sum(meter_lib.slots_per_bar(m, view.chord_rate) for m in views.meters(tokenizer, ids))
     return [bar[1:] for bar in views.bars(tokenizer, ids)], slots
 
 

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "data_manifests" / "bach_chorales.json"
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "bach_chorales.json"
 
 
 def _transpose_range(text: str) -> tuple[int, int]:
@@ -56,8 +56,8 @@ def _print_prepare(meta: dict, out: Path) -> None:
 
 
 def cmd_train(args) -> None:
-    from symbolic import config as config_lib
-    from symbolic import parallel, trainer
+    from symbolic.train import config as config_lib
+    from symbolic.train import parallel, trainer
 
     parallel.maybe_initialize_distributed()
     cfg = config_lib.resolve(args.model, args.preset, args.set, steps=args.steps)
@@ -66,15 +66,15 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from symbolic.config import RunConfig
+    from symbolic.train.config import RunConfig
 
     config = RunConfig.load(args.run_dir / "config.json")
     if config.model_name == "vae":
-        from symbolic import vae_tools
+        from symbolic import vae as vae_tools
 
         record = vae_tools.evaluate_run(args.run_dir, args.split, args.data)
     else:
-        from symbolic.evaluation import evaluate_lm_run
+        from symbolic.train.evaluation import evaluate_lm_run
 
         if args.data is None:
             raise ValueError("pass --data DATA_DIR: the `symbolic prepare` output to score on")
@@ -83,8 +83,8 @@ def cmd_eval(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from symbolic.conditioning import Condition
-    from symbolic.generate import Controls, generate
+    from symbolic.generation.conditioning import Condition
+    from symbolic.generation.generate import Controls, generate
 
     controls = Controls(
         key=args.key,
@@ -127,8 +127,8 @@ def cmd_generate(args) -> None:
 
 
 def _infill(args, settings: dict) -> list[Path]:
-    """`generate --infill-bars`: regenerate those bars of --prompt (symbolic.infill)."""
-    from symbolic.infill import generate_infill
+    """`generate --infill-bars`: regenerate those bars of --prompt (symbolic.generation.infill)."""
+    from symbolic.generation.infill import generate_infill
 
     if args.prompt is None:
         raise ValueError("--infill-bars needs --prompt IN.mid: the piece whose bars to regenerate")
@@ -136,26 +136,26 @@ def _infill(args, settings: dict) -> list[Path]:
 
 
 def cmd_plot(args) -> None:
-    from symbolic.plot import plot_midi
+    from symbolic.output.plot import plot_midi
 
     print(f"wrote {plot_midi(args.midi, args.png)}")
 
 
 def cmd_ports(args) -> None:
-    from symbolic import midi_out
+    from symbolic.output import ports as midi_out
 
     for name in midi_out.list_ports():
         print(name)
 
 
 def cmd_play(args) -> None:
-    from symbolic import midi_out
+    from symbolic.output import ports as midi_out
 
     print(f"sent {midi_out.play(args.midi, args.port)} messages")
 
 
 def cmd_render(args) -> None:
-    from symbolic.render import render
+    from symbolic.output.render import render
 
     render(
         args.midi,
@@ -195,7 +195,7 @@ def cmd_bench(args) -> None:
 
 
 def cmd_presets(args) -> None:
-    from symbolic import config as config_lib
+    from symbolic.train import config as config_lib
 
     for name in config_lib.available_presets():
         print(name)
@@ -236,7 +236,7 @@ def _add_view_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_condition_args(p: argparse.ArgumentParser) -> None:
-    """Conditions the model reads as input (symbolic.conditioning)."""
+    """Conditions the model reads as input (symbolic.generation.conditioning)."""
     p.add_argument("--chords", default=None, help='a progression to follow, e.g. "C G Am F"')
     p.add_argument("--chords-file", type=Path, default=None, help="follow this file's chords")
     p.add_argument("--melody", type=Path, default=None, help="harmonise this MIDI's top voice")
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("presets", help="list training presets")
     p.set_defaults(func=cmd_presets)
 
-    from symbolic.vae_cli import add_vae_commands
+    from symbolic.cli.vae import add_vae_commands
 
     add_vae_commands(sub)
     return parser

@@ -36,6 +36,8 @@ from itertools import pairwise
 
 import numpy as np
 
+from symbolic.music.chords import ChordSlots
+
 
 @dataclass(frozen=True)
 class Grammar:
@@ -152,17 +154,6 @@ def _note_body(b: _Builder, v: _Vocab, key: tuple, pitch: str, end: int) -> tupl
     b.allow(after_pitch, v.ids("Velocity"), after_vel)
     b.allow(after_vel, v.ids("Duration"), end)
     return melodic, drum
-
-
-@dataclass(frozen=True)
-class ChordSlots:
-    """Chord-symbol tokens in REMI bars (``symbolic.data.views``): after ``Bar TimeSig``, a bar
-    holds exactly ``per_bar[time signature]`` tokens out of ``ids``, before its notes
-    (``before_notes``) or after them (then the bar ends with its chords)."""
-
-    ids: tuple[int, ...]  # ids after the tokenizer's vocabulary
-    per_bar: dict[str, int]  # TimeSig value ("4/4") -> chord tokens in such a bar
-    before_notes: bool = True
 
 
 def _build_remi(tokenizer, v: _Vocab, b: _Builder, eos: int, chords: ChordSlots | None) -> Grammar:

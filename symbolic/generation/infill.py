@@ -16,7 +16,7 @@ in a grammar state from which the suffix is valid. The output is prefix + middle
 the kept bars are the prompt's tokens unchanged; decoded, their notes keep their onsets,
 durations, pitches, velocities and tracks, and the prompt's tempo map is kept. A new note that
 would restrike a kept note of the same pitch and track while it still sounds is dropped, since
-the DAW writer (`symbolic.midi_io`) would otherwise cut the kept note short.
+the DAW writer (`symbolic.output.midi`) would otherwise cut the kept note short.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 from symusic import Note
 
-from symbolic import constraints, generate, grammar
 from symbolic.data import fim, views
+from symbolic.generation import constraints, generate, grammar
+from symbolic.music import meter
 
 NOT_TRAINED = "was not trained for infilling (train.fim_rate is 0); train with --preset infill"
 
@@ -147,7 +148,7 @@ def bar_ticks(vocab: dict[str, int], signatures: list[int], ticks_per_quarter: i
     names = {i: t for t, i in vocab.items()}
     total = 0
     for token in signatures:
-        num, den = views.parse_meter(names[token].removeprefix("TimeSig_"))
+        num, den = meter.parse_meter(names[token].removeprefix("TimeSig_"))
         total += num * 4 * ticks_per_quarter // den
     return total
 
