@@ -185,7 +185,7 @@ def test_infilling_keeps_every_bar_outside_the_span(fim_run, prompt_midi, tmp_pa
 def test_infilling_the_last_bars_obeys_key_and_monophony(fim_run, prompt_midi):
     run = generate.load(fim_run)
     ids = infill.sentinels(run, fim_run)
-    body = tokenization.encode(run.tokenizer, prompt_midi)
+    body = tokenization.encode(run.tokenizer, load_score(prompt_midi))
     split = infill.split_bars(body, ids.bar, (8, 9), prompt_midi)
     assert split.suffix == [] and split.middle.count(ids.bar) == 2
     controls = generate.Controls(key="A major", monophonic=True)
