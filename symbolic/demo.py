@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from symbolic.data.batches import load_meta
+from symbolic.data.meta import DataMeta, load_meta
 from symbolic.data.prepare import is_prepared, prepare
 from symbolic.generation.generate import generate
-from symbolic.train import config as config_lib
-from symbolic.train import trainer
+from symbolic.training import config as config_lib
+from symbolic.training import trainer
 
 DEMO_PRESET = "demo"
 
 
-def prepare_once(manifest: Path, tokenizer: str, data_dir: Path) -> dict:
+def prepare_once(manifest: Path, tokenizer: str, data_dir: Path) -> DataMeta:
     """Prepare the corpus unless DATA_DIR already holds it for this manifest and tokenizer."""
     if is_prepared(data_dir, manifest, tokenizer):
         print(f"reusing prepared data in {data_dir}")
@@ -68,8 +69,8 @@ def run_demo(
         "unigram_valid_nll": summary["unigram_valid_nll"],
         "train_tokens_per_s": summary["tokens_per_s"],
         "steps": summary["steps"],
-        "data": {split: c for split, c in meta["counts"].items()},
-        "skipped_files": len(meta["skipped"]),
+        "data": {split: asdict(c) for split, c in meta.counts.items()},
+        "skipped_files": len(meta.skipped),
         "samples": [str(p) for p in generated],
     }
     (out / "demo_report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,8 +1,9 @@
 """The only module that imports miditok: presets, ids <-> ``symusic.Score``, tokenizer hash.
 
 Presets live as MidiTok JSON files in ``<repo>/tokenizers/<name>/tokenizer.json`` (data,
-not code). ``PRESET_CONFIGS`` below is how they were made; ``write_presets()`` rebuilds
-them and a test checks the committed files still match it.
+not code; an installed package carries a copy, see ``symbolic/resources.py``).
+``PRESET_CONFIGS`` below is how they were made; ``write_presets()`` rebuilds them and a test
+checks the committed files still match it.
 
 All presets share one design (see ``tokenizers/README.md``):
 
@@ -28,9 +29,9 @@ import miditok
 import numpy as np
 from symusic import Score, Tempo, TimeSignature
 
-import symbolic
+from symbolic.resources import data_folder
 
-TOKENIZERS_DIR = Path(symbolic.__file__).resolve().parents[1] / "tokenizers"
+TOKENIZERS_DIR = data_folder("tokenizers")
 DEFAULT_PRESET = "remi"
 SPECIAL_TOKENS = ("PAD", "BOS", "EOS", "MASK")
 # Token types that start a note; counting them counts notes in a stream.
@@ -100,7 +101,7 @@ def resolve_tokenizer_path(preset_or_path: str | Path) -> Path:
     if path.is_file():
         return path
     if not TOKENIZERS_DIR.is_dir():
-        where = f"no presets: {TOKENIZERS_DIR} is missing (install the repo with pip install -e .)"
+        where = f"no presets: {TOKENIZERS_DIR} is missing (reinstall the package)"
     else:
         known = sorted(p.parent.name for p in TOKENIZERS_DIR.glob("*/tokenizer.json"))
         where = f"presets: {', '.join(known)}"

@@ -1,5 +1,6 @@
 """The JSB Chorales benchmark's serialisation, evaluation windows and n-gram baselines (numpy
-only, milliseconds). Skipped when the shared JSB files are missing."""
+only, milliseconds), and a tiny frame model on the engine's loop (seconds). Skipped when the
+shared JSB files are missing."""
 
 from __future__ import annotations
 
@@ -85,3 +86,36 @@ def test_train_windows_start_at_step_boundaries():
 )
 def test_ngram_baselines_reproduce_the_measured_test_figures(name, expected):
     assert ngram.baselines(GRIDS)[f"test_nll_{name}"] == pytest.approx(expected, abs=0.02)
+
+
+def test_frame_nll_sums_count_bernoulli_nats_per_frame():
+    from symbolic.training.losses import frame_nll_sums
+
+    targets = np.zeros((1, 2, data.PIANO_KEYS), np.float32)
+    targets[0, :, 5] = 1.0
+    logits = np.where(targets > 0, 30.0, -30.0).astype(np.float32)
+    logits[0, 1, 5] = 0.0  # frame 1: its sounding key at even odds: ln 2 nats, not right
+    sums = frame_nll_sums(logits, targets, np.ones((1, 2), np.float32))
+    assert float(sums["nll_sum"]) == pytest.approx(np.log(2.0), abs=1e-6)
+    assert float(sums["correct_sum"]) == 1.0 and float(sums["token_count"]) == 2.0
+
+
+@needs_data
+def test_frame_model_trains_on_the_engine_loop():
+    # jax: a tiny frame LSTM on 8 chorales a split, trained by the engine's TrainLoop.
+    from benchmarks.chorales_nll import frames
+    from symbolic.training.config import TrainConfig
+
+    rolls = {split: chorales[:8] for split, chorales in data.load_frames().items()}
+    train_cfg = TrainConfig(
+        batch_size=4, steps=6, learning_rate=1e-2, warmup_steps=1, eval_every=3, patience=0
+    )
+    model_cfg = frames.FrameModelConfig(hidden_size=16, num_layers=1, dropout=0.0)
+    results = frames.train_and_score(model_cfg, train_cfg, rolls, log=lambda line: None)
+    assert results["steps"] == 6 and results["best_step"] in (3, 6)
+    coin_flips = data.PIANO_KEYS * np.log(2.0)  # what the untrained model scores
+    assert results["valid_nll"] < coin_flips and results["test_nll"] < coin_flips
+    source = frames.FrameRolls(rolls, train_cfg)
+    source.train_batch(0)
+    with pytest.raises(ValueError, match="in order"):
+        source.train_batch(5)

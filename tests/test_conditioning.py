@@ -17,7 +17,6 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from conftest import write_chorale_manifest, write_test_midi
 from symusic import Score
 
 from symbolic import cli
@@ -25,10 +24,10 @@ from symbolic.data import views
 from symbolic.data.manifest import write_folder_manifest
 from symbolic.data.prepare import prepare
 from symbolic.generation.conditioning import Condition
-from symbolic.generation.generate import Controls, generate
+from symbolic.generation.generate import generate
+from symbolic.generation.settings import Controls
 from symbolic.music import chords
-from symbolic.train import config as config_lib
-from symbolic.train import trainer
+from tests.helpers import train_tiny, write_chorale_manifest, write_test_midi
 
 PROGRESSION = "C G Am F"
 LEAD_SHEET_CHORDS = ("C", "F", "G", "Am")  # I, IV, V, vi in C major
@@ -53,13 +52,6 @@ def write_lead_sheet(path: Path, rng: random.Random, bars: int = 8) -> None:
             beat += length
     tracks = [{"program": 0, "notes": block}, {"program": 73, "notes": melody}]
     write_test_midi(path, tracks)
-
-
-def train_tiny(data_dir: Path, run_dir: Path, steps: int, *overrides: str) -> Path:
-    every = f"train.eval_every={steps}", f"train.checkpoint_every={steps}"
-    config = config_lib.resolve("transformer", "tiny", [*every, *overrides], steps=steps)
-    trainer.train(config, data_dir, run_dir, progress=False)
-    return run_dir
 
 
 @pytest.fixture(scope="module")

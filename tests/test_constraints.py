@@ -8,12 +8,14 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_generate import write_run_dir
 
 from symbolic import tokenization
-from symbolic.generation import constraints, generate, grammar, sampling
+from symbolic.generation import constraints, engine, grammar, processors
+from symbolic.generation.run import LMRun, load_lm_run
+from symbolic.generation.settings import Controls, Sampling
 from symbolic.music import keys
 from symbolic.output import midi as midi_io
+from tests.helpers import write_run_dir
 
 NUM = 100
 PLAIN = dict(temperature=1.0, top_k=0, top_p=1.0)
@@ -25,24 +27,21 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run(run_dir) -> generate.LoadedRun:
-    return generate.load(run_dir)
+def run(run_dir) -> LMRun:
+    return load_lm_run(run_dir)
 
 
-def draw(run, controls: generate.Controls, num=NUM, max_tokens=96, seed=0, **settings):
+def draw(run, controls: Controls, num=NUM, max_tokens=96, seed=0, **settings):
     """Tokens [num, L] and lengths [num] sampled from BOS under `controls`."""
     automaton = grammar.build_grammar(run.tokenizer)
-    bos = run.meta["special_ids"]["bos"]
-    tokens, lengths, _ = generate.sample_tokens(
+    bos = run.meta.special_ids.bos
+    tokens, lengths, _ = engine.sample_tokens(
         run,
         [bos],
         automaton.start_state,
         automaton,
-        num=num,
-        max_tokens=max_tokens,
-        seed=seed,
+        Sampling(num=num, max_tokens=max_tokens, seed=seed, **(settings or PLAIN)),
         controls=controls,
-        **(settings or PLAIN),
     )
     return tokens, lengths
 
@@ -69,7 +68,7 @@ def onset_counts(row: list[tuple[str, str]]) -> list[int]:
 
 
 def test_key_range_monophony_and_grid_hold_on_100_samples(run):
-    controls = generate.Controls(key="D minor", pitch_range="60-84", monophonic=True, grid="8th")
+    controls = Controls(key="D minor", pitch_range="60-84", monophonic=True, grid="8th")
     tokens, lengths = draw(run, controls)
     scale = keys.parse_key("D minor").pitch_classes()
     for ids, row in zip(tokens, token_rows(run, tokens, lengths), strict=True):
@@ -86,9 +85,9 @@ def test_key_range_monophony_and_grid_hold_on_100_samples(run):
 
 
 def test_polyphony_and_bars_hold_and_the_bar_limit_ends_with_eos(run):
-    controls = generate.Controls(max_polyphony=2, bars=2, repetition_penalty=1.5)
+    controls = Controls(max_polyphony=2, bars=2, repetition_penalty=1.5)
     tokens, lengths = draw(run, controls, max_tokens=120)
-    eos = run.meta["special_ids"]["eos"]
+    eos = run.meta.special_ids.eos
     for ids, n, row in zip(tokens, lengths, token_rows(run, tokens, lengths), strict=True):
         assert max(onset_counts(row)) <= 2
         assert sum(kind == "Bar" for kind, _ in row) <= 2
@@ -97,12 +96,12 @@ def test_polyphony_and_bars_hold_and_the_bar_limit_ends_with_eos(run):
 
 
 def test_beam_width_one_is_greedy_decoding(run):
-    controls = generate.Controls(key="D minor", monophonic=True)
+    controls = Controls(key="D minor", monophonic=True)
     greedy, greedy_len = draw(
         run, controls, num=1, max_tokens=48, temperature=0.0, top_k=0, top_p=1
     )
     beam1, beam1_len = draw(
-        run, generate.Controls(key="D minor", monophonic=True, beam=1), num=1, max_tokens=48
+        run, Controls(key="D minor", monophonic=True, beam=1), num=1, max_tokens=48
     )
     np.testing.assert_array_equal(beam1, greedy)
     np.testing.assert_array_equal(beam1_len, greedy_len)
@@ -128,17 +127,17 @@ def test_keys_parse_to_scales_and_signatures():
 # --- processors on fake logits --------------------------------------------------------------------
 
 
-def ctx(tokens, state=0) -> sampling.StepContext:
+def ctx(tokens, state=0) -> processors.StepContext:
     tokens = jnp.asarray(tokens, jnp.int32)
     batch = tokens.shape[0]
     zeros = jnp.zeros(batch, jnp.int32)
-    return sampling.StepContext(tokens, jnp.asarray(tokens.shape[1] - 1), zeros, zeros + state)
+    return processors.StepContext(tokens, jnp.asarray(tokens.shape[1] - 1), zeros, zeros + state)
 
 
 def test_repetition_penalty_only_hits_seen_tokens_in_the_set():
     logits = jnp.array([[2.0, 2.0, -1.0, 2.0]])
     ids = jnp.array([True, True, True, False])
-    out = sampling.repetition_penalty(2.0, ids)(logits, ctx([[0, 2, 3]]))
+    out = processors.repetition_penalty(2.0, ids)(logits, ctx([[0, 2, 3]]))
     np.testing.assert_allclose(out, [[1.0, 2.0, -2.0, 2.0]])
 
 
@@ -146,8 +145,8 @@ def test_constraint_mask_merges_into_eos_and_never_leaves_a_row_empty():
     eos = 0
     allowed = jnp.array([[True, True, False], [False, False, False]])
     merge = jnp.array([[False, False, True], [False, False, False]])
-    tables = sampling.ConstraintArrays(allowed, jnp.zeros((2, 3), jnp.int32), merge)
-    process = sampling.constraint_mask(tables, eos)
+    tables = processors.ConstraintArrays(allowed, jnp.zeros((2, 3), jnp.int32), merge)
+    process = processors.constraint_mask(tables, eos)
     logits = jnp.log(jnp.array([[0.2, 0.5, 0.3]]))
     merged = process(logits, ctx([[1]], state=0))
     np.testing.assert_allclose(jnp.exp(merged), [[0.5, 0.5, 0.0]], atol=1e-6)
@@ -220,3 +219,21 @@ def test_wider_beams_find_the_likelier_sequence_greedy_misses():
     )(jnp.asarray(table))
     assert np.asarray(out.tokens)[0, 0, :3].tolist() == [bos, 4, eos]
     assert np.asarray(out.lengths)[0, 0] == 3 and out.scores[0, 0] > out.scores[0, 1]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(key="H dorian"), "key"),
+        (dict(pitch_range="84-60"), "pitch range"),
+        (dict(grid="5th"), "grid"),
+        (dict(max_polyphony=0), "polyphony"),
+        (dict(bars=0), "bars"),
+        (dict(beam=-1), "beam"),
+        (dict(repetition_penalty=0.0), "repetition_penalty"),
+    ],
+)
+def test_controls_are_one_line_errors_where_they_are_built(bad, message):
+    with pytest.raises(ValueError, match=message) as err:
+        Controls(**bad)
+    assert "\n" not in str(err.value)

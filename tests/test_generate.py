@@ -6,7 +6,6 @@ an Orbax `best` checkpoint), so `generate` runs its real loading path.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -19,45 +18,15 @@ import numpy as np
 import pytest
 
 from symbolic import models, tokenization
-from symbolic.generation import generate, grammar, sampling
-from symbolic.models.lstm import LSTMConfig
-from symbolic.models.transformer import TransformerConfig
-from symbolic.train import checkpoint
-from symbolic.train.config import RunConfig
-
-TINY = {
-    "transformer": TransformerConfig(
-        d_model=32, num_layers=2, num_heads=2, d_ff=64, dropout=0.0, max_len=128
-    ),
-    "lstm": LSTMConfig(embed_dim=32, hidden_size=32, num_layers=2, dropout=0.0),
-}
+from symbolic.generation import engine, generate, grammar, sampling
+from symbolic.generation.processors import GrammarArrays, Masks
+from symbolic.generation.run import load_lm_run
+from symbolic.generation.settings import Sampling
+from symbolic.training import checkpoint
+from tests.helpers import write_run_dir
 
 PROMPT_PITCHES = (60, 62, 64, 65, 67, 69, 71, 72)
 PLAIN = dict(temperature=1.0, top_k=0, top_p=1.0)  # sample from the model's own distribution
-
-
-def write_run_dir(run_dir: Path, name: str, seed: int = 0) -> Path:
-    """A self-contained run directory around a randomly-initialised tiny model."""
-    tokenizer = tokenization.build_preset("remi")
-    vocab = len(tokenizer.vocab)
-    config = RunConfig(
-        model_name=name, preset="tiny", model=dataclasses.replace(TINY[name], vocab_size=vocab)
-    )
-    module = models.build(name, config.model)
-    params = module.init(jax.random.PRNGKey(seed), jnp.zeros((1, 8), jnp.int32))["params"]
-    run_dir.mkdir(parents=True)
-    config.save(run_dir / checkpoint.CONFIG_FILE)
-    tokenizer.save(run_dir / checkpoint.TOKENIZER_FILE)
-    meta = {
-        "vocab_size": vocab,
-        "special_ids": tokenization.special_ids(tokenizer),
-        "tokenizer_hash": tokenization.tokenizer_hash(tokenizer),
-    }
-    (run_dir / checkpoint.META_FILE).write_text(json.dumps(meta))
-    saver = checkpoint.Checkpoints(run_dir)
-    saver.save_best(0, params, {"valid_nll": 0.0})
-    saver.close()
-    return run_dir
 
 
 @pytest.fixture(scope="module", params=["transformer", "lstm"])
@@ -193,26 +162,32 @@ def test_prompt_the_grammar_rejects_names_the_file(transformer_dir, prompt_midi,
 
 
 def test_kv_cache_sized_to_the_request_samples_the_same(transformer_dir):
-    run = generate.load(transformer_dir)
+    run = load_lm_run(transformer_dir)
     automaton = grammar.build_grammar(run.tokenizer)
-    bos = run.meta["special_ids"]["bos"]
+    bos = run.meta.special_ids.bos
     settings = dict(temperature=1.0, top_k=0, top_p=0.9)
-    tokens, lengths, _ = generate.sample_tokens(
-        run, [bos], automaton.start_state, automaton, num=2, max_tokens=40, seed=3, **settings
+    tokens, lengths, _ = engine.sample_tokens(
+        run,
+        [bos],
+        automaton.start_state,
+        automaton,
+        Sampling(num=2, max_tokens=40, seed=3, **settings),
     )
-    assert generate.decode_config(run.config, 41).max_len == 41 < run.config.model.max_len
+    assert engine.decode_config(run.config, 41).max_len == 41 < run.config.model.max_len
     # The same draw through a full max_len cache.
-    impl = models.get("transformer")
+    impl = models.decoder("transformer")
     step = functools.partial(impl.decode_step, run.config.model)
     full = jax.jit(functools.partial(sampling.sample, step, max_new_tokens=40, eos_id=2, pad_id=0))(
         run.params,
         impl.init_decode_state(run.config.model, run.params, 2),
         jnp.full((2, 1), bos, jnp.int32),
         rng=jax.random.PRNGKey(3),
-        grammar=sampling.GrammarArrays(
-            jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition)
+        masks=Masks(
+            grammar=GrammarArrays(
+                jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition)
+            ),
+            grammar_states=jnp.full((2,), automaton.start_state, jnp.int32),
         ),
-        grammar_states=jnp.full((2,), automaton.start_state, jnp.int32),
         **settings,
     )
     np.testing.assert_array_equal(tokens, full.tokens)

@@ -94,7 +94,16 @@ def test_user_midi_with_drums_and_meter_changes_is_accepted(preset, built, tmp_p
     path = midi_writer(
         tmp_path / "x.mid", tracks, bpm=90, time_sigs=((0, 4, 4), (4, 3, 4), (7, 12, 8))
     )
-    grammar.state_after(g, tokenization.encode(tokenizer, load_score(path)))
+    ids = tokenization.encode(tokenizer, load_score(path))
+    state = grammar.state_after(g, ids)  # raises at the first token the automaton refuses
+    assert g.allowed[state, g.eos_id], "EOS not allowed after the last note"
+    assert type_errors(tokenizer, ids) == 0
+    # the stream really holds what the test is about: every note, drums and all three meters
+    assert tokenization.count_notes(tokenizer, ids) == 80
+    types = tokenization.token_types(tokenizer)
+    assert {"PitchDrum", "DrumOn"} & {types[i] for i in ids}
+    meters = {tokenizer[i] for i in ids if types[i] == "TimeSig"}
+    assert meters == {"TimeSig_4/4", "TimeSig_3/4", "TimeSig_12/8"}
 
 
 @pytest.mark.parametrize("preset", PRESETS)

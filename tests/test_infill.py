@@ -14,12 +14,15 @@ from symusic import Note, Score, Tempo, Track
 
 from symbolic import cli, tokenization
 from symbolic.data import fim
-from symbolic.data.batches import load_meta, load_split, train_batch
+from symbolic.data.batches import load_split, train_batch
 from symbolic.data.convert import load_score
+from symbolic.data.meta import load_meta
 from symbolic.generation import generate, infill
+from symbolic.generation.run import load_lm_run
+from symbolic.generation.settings import Controls, Sampling
 from symbolic.music import keys
 from symbolic.output import midi as midi_io
-from symbolic.train import config, trainer
+from symbolic.training import config, sources, trainer
 
 PROMPT_CHORALE = "bwv66.6.mxl"  # 9 bars of 4/4, four voices
 BAR = 4 * midi_io.DAW_TICKS_PER_QUARTER  # ticks of a 4/4 bar in a DAW-ready file
@@ -27,7 +30,7 @@ BAR = 4 * midi_io.DAW_TICKS_PER_QUARTER  # ticks of a 4/4 bar in a DAW-ready fil
 
 @pytest.fixture(scope="module")
 def fim_tokens(chorale_data_dir) -> fim.FimTokens:
-    return trainer.fim_tokens(chorale_data_dir, load_meta(chorale_data_dir))
+    return sources.fim_tokens(chorale_data_dir, load_meta(chorale_data_dir))
 
 
 def windows_of(batch: dict) -> np.ndarray:
@@ -155,16 +158,16 @@ def bars_of(path: Path) -> list[list[int]]:
 
 def test_fim_run_records_its_sentinels(fim_run, chorale_data_dir):
     meta = json.loads((fim_run / "meta.json").read_text())
-    data_vocab = load_meta(chorale_data_dir)["vocab_size"]
+    data_vocab = load_meta(chorale_data_dir).vocab_size
     assert {k: meta["special_ids"][k] for k in fim.SENTINELS} == fim.sentinel_ids(data_vocab)
     run_config = config.RunConfig.load(fim_run / "config.json")
     assert run_config.model.vocab_size == data_vocab + 3 and run_config.train.fim_rate == 0.5
-    assert meta["tokenizer_hash"] == load_meta(chorale_data_dir)["tokenizer_hash"]
+    assert meta["tokenizer_hash"] == load_meta(chorale_data_dir).tokenizer_hash
 
 
 def test_infilling_keeps_every_bar_outside_the_span(fim_run, prompt_midi, tmp_path):
-    controls = generate.Controls(pitch_range="55-74")
-    paths = infill.generate_infill(
+    controls = Controls(pitch_range="55-74")
+    paths = generate.generate_infill(
         fim_run, tmp_path, prompt_midi, "3-5", num=3, max_tokens=300, seed=1, controls=controls
     )
     report = json.loads((tmp_path / generate.REPORT_FILE).read_text())
@@ -183,23 +186,18 @@ def test_infilling_keeps_every_bar_outside_the_span(fim_run, prompt_midi, tmp_pa
 
 
 def test_infilling_the_last_bars_obeys_key_and_monophony(fim_run, prompt_midi):
-    run = generate.load(fim_run)
-    ids = infill.sentinels(run, fim_run)
+    run = load_lm_run(fim_run)
+    ids = infill.sentinels(run)
     body = tokenization.encode(run.tokenizer, load_score(prompt_midi))
     split = infill.split_bars(body, ids.bar, (8, 9), prompt_midi)
     assert split.suffix == [] and split.middle.count(ids.bar) == 2
-    controls = generate.Controls(key="A major", monophonic=True)
+    controls = Controls(key="A major", monophonic=True)
     middles, _ = infill.sample_middles(
         run,
         split,
         ids,
         controls,
-        num=8,
-        max_tokens=200,
-        temperature=1.0,
-        top_k=0,
-        top_p=1.0,
-        seed=0,
+        Sampling(num=8, max_tokens=200, temperature=1.0, top_k=0, top_p=1.0, seed=0),
     )
     names = {i: t for t, i in run.tokenizer.vocab.items()}
     scale = keys.parse_key("A major").pitch_classes()
@@ -214,6 +212,15 @@ def test_infilling_the_last_bars_obeys_key_and_monophony(fim_run, prompt_midi):
         tokenization.decode(run.tokenizer, [*split.prefix, *middle])  # decodes
 
 
+@pytest.mark.parametrize("fim_run", ["lstm"], indirect=True)
+def test_the_run_object_infills_what_generate_infill_writes(fim_run, prompt_midi, tmp_path):
+    settings = Sampling(num=2, max_tokens=300, seed=1)
+    paths = generate.generate_infill(fim_run, tmp_path / "cli", prompt_midi, "3-5", settings)
+    scores = load_lm_run(fim_run).infill(load_score(prompt_midi), (3, 5), settings)
+    written = generate.write_midi(scores, tmp_path / "api")
+    assert [p.read_bytes() for p in written] == [p.read_bytes() for p in paths]
+
+
 @pytest.mark.parametrize("fim_run", ["lstm"], indirect=True)  # the same code path for both
 def test_a_fim_run_still_generates_from_scratch(fim_run, tmp_path):
     paths = generate.generate(fim_run, tmp_path, num=2, max_tokens=48, seed=0)
@@ -223,18 +230,16 @@ def test_a_fim_run_still_generates_from_scratch(fim_run, tmp_path):
 @pytest.mark.parametrize("fim_run", ["lstm"], indirect=True)
 def test_bad_spans_and_runs_are_one_line_errors(fim_run, prompt_midi, tmp_path):
     with pytest.raises(ValueError, match="outside the piece, which has 9 bars") as err:
-        infill.generate_infill(fim_run, tmp_path, prompt_midi, "8-12", num=1)
+        generate.generate_infill(fim_run, tmp_path, prompt_midi, "8-12", num=1)
     assert str(prompt_midi) in str(err.value) and "\n" not in str(err.value)
     plain = shutil.copytree(fim_run, tmp_path / "plain")  # the same run, as a plain LM records it
     meta = json.loads((plain / "meta.json").read_text())
     meta["special_ids"] = {k: v for k, v in meta["special_ids"].items() if k not in fim.SENTINELS}
     (plain / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="not trained for infilling"):
-        infill.generate_infill(plain, tmp_path, prompt_midi, "2-3", num=1)
+        generate.generate_infill(plain, tmp_path, prompt_midi, "2-3", num=1)
     with pytest.raises(ValueError, match="--bars cannot be combined"):
-        infill.generate_infill(
-            fim_run, tmp_path, prompt_midi, "2-3", controls=generate.Controls(bars=2)
-        )
+        generate.generate_infill(fim_run, tmp_path, prompt_midi, "2-3", controls=Controls(bars=2))
 
 
 @pytest.mark.parametrize("span", ["8-5", "five", "0-2", "3-"])

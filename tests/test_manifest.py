@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from symbolic.data import manifest as mf
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 BACH = REPO / "data_manifests" / "bach_chorales.json"
 
 

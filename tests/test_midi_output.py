@@ -82,13 +82,38 @@ def test_plot_writes_a_picture_that_is_not_blank(messy_midi, tmp_path):
     assert plot._grid_lines(Score(str(messy_midi)), 480 * 6)[0] == [0, 1440]  # bars of 3/4
 
 
+class RecordingPort:
+    """Stands in for a mido output port: keeps what is sent and counts the resets."""
+
+    def __init__(self):
+        self.sent: list[mido.Message] = []
+        self.resets = 0
+
+    def send(self, msg: mido.Message) -> None:
+        self.sent.append(msg)
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_play_sends_every_message_in_order_then_all_notes_off(messy_midi):
+    expected = [msg for msg in mido.MidiFile(messy_midi) if not msg.is_meta]
+    port = RecordingPort()
+    assert midi_out.play(messy_midi, port=port, realtime=False) == len(expected)
+    assert [msg.bytes() for msg in port.sent] == [msg.bytes() for msg in expected]
+    struck = {(m.channel, m.note) for m in port.sent if m.type == "note_on" and m.velocity}
+    assert struck == {(0, 60), (0, 64), (0, 67), (9, 36), (9, 38)}  # piano and drums
+    assert port.resets == 1  # and nothing is left sounding
+
+
 def test_play_sends_the_file_to_a_virtual_port(messy_midi):
     try:
         port = midi_out.open_output("symbolic-test", virtual=True)
     except midi_out.MidiOutError as err:
         pytest.skip(str(err).splitlines()[0])
+    expected = sum(not msg.is_meta for msg in mido.MidiFile(messy_midi))
     with port:
-        assert midi_out.play(messy_midi, port=port, realtime=False) > 0
+        assert midi_out.play(messy_midi, port=port, realtime=False) == expected > 0
 
 
 def test_ports_without_a_midi_system_is_one_clear_line(capsys):

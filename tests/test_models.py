@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from symbolic import models
-from symbolic.train import config as config_lib
+from symbolic.training import config as config_lib
 
 VOCAB = 61
 LENGTH = 24
@@ -51,7 +51,7 @@ def test_future_tokens_never_change_earlier_logits(model_case, position):
 
 def test_cached_decoding_matches_full_forward(model_case):
     name, cfg, module, params, tokens = model_case
-    impl = models.get(name)
+    impl = models.decoder(name)
     state = impl.init_decode_state(cfg, params, tokens.shape[0])
     step = jax.jit(lambda p, s, t: impl.decode_step(cfg, p, s, t))
     logits = []

@@ -14,8 +14,9 @@ from symbolic import tokenization
 from symbolic.data import convert
 from symbolic.data import manifest as mf
 from symbolic.data import prepare as prep
+from symbolic.data.meta import load_meta
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 BAD_FILES = ("corrupt.mid", "truncated.mid", "empty.mid", "text.mid", "silent.mid")
 
 
@@ -60,7 +61,7 @@ def test_prepare_folder_skips_bad_files_and_lays_out_arrays(tmp_path, song_folde
     out = tmp_path / "prepared"
     meta = prep.prepare(manifest, "remi", out, workers=2, progress=False, cache_dir=False)
 
-    skipped = {entry["file"]: entry["reason"] for entry in meta["skipped"]}
+    skipped = {entry.file: entry.reason for entry in meta.skipped}
     assert sorted(skipped) == sorted(BAD_FILES)
     assert all(reason and "\n" not in reason for reason in skipped.values())
     assert "no notes" in skipped["silent.mid"]
@@ -68,20 +69,19 @@ def test_prepare_folder_skips_bad_files_and_lays_out_arrays(tmp_path, song_folde
 
     tokenizer = tokenization.load_tokenizer(out / "tokenizer.json")
     special = tokenization.special_ids(tokenizer)
-    assert meta == json.loads((out / "meta.json").read_text())
-    assert meta["tokenizer_hash"] == tokenization.tokenizer_hash(
-        tokenization.load_tokenizer("remi")
-    )
-    assert meta["vocab_size"] == tokenizer.vocab_size and meta["special_ids"] == special
-    assert meta["manifest_hash"] == mf.manifest_hash(manifest)
+    assert meta.to_json() == json.loads((out / "meta.json").read_text())
+    assert load_meta(out) == meta  # the file reads back as the record prepare returned
+    assert meta.tokenizer_hash == tokenization.tokenizer_hash(tokenization.load_tokenizer("remi"))
+    assert meta.vocab_size == tokenizer.vocab_size and meta.special_ids.to_json() == special
+    assert meta.manifest_hash == mf.manifest_hash(manifest)
     good_works = {w.id: w for w in mf.load_manifest(manifest).works if w.id not in skipped}
     total_works = 0
     for split in mf.SPLITS:
         tokens, offsets, sources = read_split(out, split)
         assert tokens.dtype == np.int32 and offsets.dtype == np.int64
         assert offsets[0] == 0 and offsets[-1] == tokens.size and np.all(np.diff(offsets) > 2)
-        assert len(sources) == len(offsets) - 1 == meta["counts"][split]["sequences"]
-        assert meta["counts"][split]["tokens"] == tokens.size
+        assert len(sources) == len(offsets) - 1 == meta.counts[split].sequences
+        assert meta.counts[split].tokens == tokens.size
         assert np.all(tokens[offsets[:-1]] == special["bos"])
         assert np.all(tokens[offsets[1:] - 1] == special["eos"])
         assert np.isin(tokens, [special["bos"], special["eos"]]).sum() == 2 * len(sources)
@@ -90,7 +90,7 @@ def test_prepare_folder_skips_bad_files_and_lays_out_arrays(tmp_path, song_folde
             assert work.split == split and source["transpose"] == 0
             decoded = tokenization.decode(tokenizer, tokens[start:end])
             assert decoded.note_num() == Score(str(song_folder / work.path)).note_num()
-        total_works += meta["counts"][split]["works"]
+        total_works += meta.counts[split].works
     assert total_works == len(good_works) == 6
 
 
@@ -107,7 +107,7 @@ def test_transposition_augments_train_only_and_drops_out_of_range_copies(
     meta = prep.prepare(
         manifest, "tsd", out, augment_transpose=(-2, 2), workers=1, progress=False, cache_dir=False
     )
-    assert meta["augment"]["shifts"] == [-2, -1, 1, 2] and meta["augment"]["dropped_copies"] == 1
+    assert meta.augment.shifts == (-2, -1, 1, 2) and meta.augment.dropped_copies == 1
     tokenizer = tokenization.load_tokenizer(out / "tokenizer.json")
     tokens, offsets, sources = read_split(out, "train")
     by_work: dict[str, dict[int, Score]] = {}
@@ -127,7 +127,7 @@ def test_transposition_augments_train_only_and_drops_out_of_range_copies(
                 assert [n.pitch for n in track.notes] == [n.pitch + delta for n in base.notes]
     for split in ("valid", "test"):
         assert all(s["transpose"] == 0 for s in read_split(out, split)[2])
-        assert meta["counts"][split]["sequences"] == meta["counts"][split]["works"]
+        assert meta.counts[split].sequences == meta.counts[split].works
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_sha256_mismatch_is_skipped_and_reported(tmp_path, song_folder):
     meta = prep.prepare(
         manifest, "remi", tmp_path / "out", workers=1, progress=False, cache_dir=False
     )
-    reasons = {e["file"]: e["reason"] for e in meta["skipped"]}
+    reasons = {e.file: e.reason for e in meta.skipped}
     assert "sha256 mismatch" in reasons["good4.mid"]
 
 
@@ -192,15 +192,18 @@ def test_rerun_replaces_the_old_folder_and_is_prepared_checks_it(tmp_path, song_
     assert not prep.is_prepared(out, manifest, "tsd")
     assert not prep.is_prepared(out, manifest, "remi", augment_transpose=(-1, 1))
     meta = prep.prepare(manifest, "tsd", out, workers=1, progress=False, cache_dir=False)
-    assert not (out / "stale.txt").exists() and meta["tokenizer_preset"] == "tsd"
+    assert not (out / "stale.txt").exists() and meta.tokenizer_preset == "tsd"
     assert prep.is_prepared(out, manifest, "tsd")
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_prepare(tmp_path, song_folder):
     manifest = mf.write_folder_manifest(song_folder, tmp_path / "songs.json")
+    before = {p.name: p.read_bytes() for p in song_folder.iterdir()}
     with pytest.raises(FileExistsError, match="not a prepared data folder"):
         prep.prepare(manifest, "remi", song_folder, workers=1, progress=False, cache_dir=False)
     assert (song_folder / "good0.mid").is_file()
+    assert {p.name: p.read_bytes() for p in song_folder.iterdir()} == before  # untouched
+    assert {p.name for p in tmp_path.iterdir()} == {"songs", "songs.json"}  # no half-written copy
 
 
 def test_prepare_bach_subset_converts_scores_and_caches_them(
@@ -216,7 +219,7 @@ def test_prepare_bach_subset_converts_scores_and_caches_them(
     meta = prep.prepare(
         manifest, "remi", tmp_path / "out", workers=1, progress=False, cache_dir=cache
     )
-    assert meta["skipped"] == [] and sum(c["works"] for c in meta["counts"].values()) == 3
+    assert meta.skipped == () and sum(c.works for c in meta.counts.values()) == 3
     assert len(list(cache.glob("*.mid"))) == 3
     tokenizer = tokenization.load_tokenizer("remi")
     tokens, offsets, sources = read_split(tmp_path / "out", "train")
@@ -233,7 +236,7 @@ def test_prepare_bach_subset_converts_scores_and_caches_them(
     again = prep.prepare(
         manifest, "remi", tmp_path / "out2", workers=1, progress=False, cache_dir=cache
     )
-    assert again["counts"] == meta["counts"] and again["skipped"] == []
+    assert again.counts == meta.counts and again.skipped == ()
     assert np.array_equal(np.load(tmp_path / "out2" / "train.npy"), tokens)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import mido
 import numpy as np
 import pytest
 
 from symbolic.output import render as render_lib
 from symbolic.output.render import RenderError, peak_normalize, read_wav, render
+from tests.helpers import write_test_midi
 
 try:
     render_lib.find_fluidsynth()
@@ -23,18 +23,10 @@ needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="fluidsynth or a GM Soun
 
 @pytest.fixture(scope="module")
 def chord_midi(tmp_path_factory) -> Path:
-    """A C-major arpeggio, half a second per note, on piano."""
-    mid = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack()
-    mid.tracks.append(track)
-    track.append(mido.MetaMessage("set_tempo", tempo=500_000))
-    track.append(mido.Message("program_change", program=0))
-    for pitch in (60, 64, 67, 72):
-        track.append(mido.Message("note_on", note=pitch, velocity=100))
-        track.append(mido.Message("note_off", note=pitch, time=480))
+    """A C-major arpeggio at 120 bpm, one quarter (half a second) per note, on piano."""
+    notes = [(i, 1, pitch, 100) for i, pitch in enumerate((60, 64, 67, 72))]
     path = tmp_path_factory.mktemp("render") / "chord.mid"
-    mid.save(path)
-    return path
+    return write_test_midi(path, [{"program": 0, "notes": notes}], bpm=120)
 
 
 @needs_synth
@@ -47,6 +39,12 @@ def test_render_writes_normalised_non_silent_wav(chord_midi, tmp_path, sample_ra
     peak = np.abs(audio).max()
     assert peak == pytest.approx(10 ** (-1 / 20), abs=1e-3)  # -1 dBFS: loud, never clipping
     assert np.sqrt(np.mean(audio[: 2 * sample_rate] ** 2)) > 0.01  # the notes are audible
+    half = sample_rate // 2
+    notes = [np.sqrt(np.mean(audio[i * half : (i + 1) * half] ** 2)) for i in range(4)]
+    assert min(notes) > 0.05, notes  # each of the four notes sounds in its half second
+    # then the release fades out within seconds, not minutes of silence
+    assert audio.shape[0] < 8 * sample_rate
+    assert np.sqrt(np.mean(audio[-half:] ** 2)) < 0.1 * min(notes)
 
 
 @needs_synth

@@ -4,6 +4,7 @@ whose cached decode must sample exactly what an uncached full forward pass would
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -11,9 +12,8 @@ import numpy as np
 import pytest
 
 from symbolic import models
+from symbolic.generation.processors import GrammarArrays, Masks, StepContext
 from symbolic.generation.sampling import (
-    GrammarArrays,
-    StepContext,
     apply_temperature,
     categorical,
     choose,
@@ -22,6 +22,7 @@ from symbolic.generation.sampling import (
     top_p_filter,
     warp,
 )
+from symbolic.generation.settings import Sampling, sampling_of
 from symbolic.models.lstm import LSTMConfig
 from symbolic.models.transformer import TransformerConfig
 
@@ -37,7 +38,7 @@ def table_step(params, state, tokens):
 @functools.cache
 def jitted_sampler(step):
     """One jitted sampler per decode function, so tests with equal shapes share a compilation."""
-    static = ("max_new_tokens", "eos_id", "pad_id", "processors")
+    static = ("max_new_tokens", "eos_id", "pad_id")  # Masks keeps its processors static
     return jax.jit(functools.partial(sample, step), static_argnames=static)
 
 
@@ -224,7 +225,10 @@ def test_grammar_mask_is_respected():
     grammar, allowed, transition = toy_grammar()
     table = jnp.zeros((VOCAB, VOCAB))  # uniform: only the grammar shapes the output
     tokens, lengths = run(
-        table, [[BOS]] * 16, max_new=30, grammar=grammar, grammar_states=jnp.zeros(16, jnp.int32)
+        table,
+        [[BOS]] * 16,
+        max_new=30,
+        masks=Masks(grammar=grammar, grammar_states=jnp.zeros(16, jnp.int32)),
     )
     ended = 0
     for row, n in zip(tokens, lengths, strict=True):
@@ -242,8 +246,7 @@ def test_grammar_starts_from_the_given_states():
         jnp.zeros((VOCAB, VOCAB)),
         [[BOS, 3]] * 8,
         max_new=1,
-        grammar=grammar,
-        grammar_states=jnp.ones(8, jnp.int32),
+        masks=Masks(grammar=grammar, grammar_states=jnp.ones(8, jnp.int32)),
     )
     assert set(tokens[:, 2].tolist()) <= {5, 6, EOS}
 
@@ -257,9 +260,9 @@ def test_extra_processors_compose_after_the_grammar():
         jnp.zeros((VOCAB, VOCAB)),
         [[BOS]] * 8,
         max_new=20,
-        grammar=grammar,
-        grammar_states=jnp.zeros(8, jnp.int32),
-        processors=(forbid_six,),
+        masks=Masks(
+            grammar=grammar, grammar_states=jnp.zeros(8, jnp.int32), processors=(forbid_six,)
+        ),
     )
     assert 6 not in tokens
 
@@ -296,7 +299,7 @@ def tiny_model(name):
     cfg = TINY[name]
     module = models.build(name, cfg)
     params = module.init(jax.random.PRNGKey(0), jnp.zeros((1, 4), jnp.int32))["params"]
-    impl = models.get(name)
+    impl = models.decoder(name)
     step = functools.partial(impl.decode_step, cfg)
 
     def init(batch):
@@ -352,3 +355,35 @@ def test_padded_prompts_share_one_cache(name):
     short, _ = run(params, [[BOS, 11]], step=step, init=init(1), max_new=6, temperature=0.0)
     np.testing.assert_array_equal(padded[0], long[0])
     np.testing.assert_array_equal(padded[1, :8], short[0])
+
+
+# --- the Sampling record -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(num=0), "num and max_tokens"),
+        (dict(max_tokens=0), "num and max_tokens"),
+        (dict(temperature=-1.0), "temperature"),
+        (dict(top_k=-1), "top_k"),
+        (dict(top_p=0.0), "top_p"),
+        (dict(top_p=1.5), "top_p"),
+    ],
+)
+def test_sampling_settings_are_one_line_errors_where_they_are_built(bad, message):
+    with pytest.raises(ValueError, match=message) as err:
+        Sampling(**bad)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match=message):
+        sampling_of(Sampling(), bad)  # a keyword override is checked the same way
+
+
+def test_beam_search_imports_no_private_name_of_the_sampler():
+    import ast
+
+    from symbolic.generation import beam
+
+    tree = ast.parse(Path(beam.__file__).read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
+    assert names and not [n for n in names if n.startswith("_")]

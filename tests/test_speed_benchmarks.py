@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.common import load_average, load_line
@@ -36,12 +38,31 @@ def test_lstm_flops_count_gates_and_head():
 def test_peak_gflops_reports_both_backends_and_the_higher():
     peak = flops.peak_gflops(n=64, repeats=1)
     assert peak["peak_gflops"] == max(peak["peak_gflops_jax"], peak["peak_gflops_numpy"]) > 0
+    assert peak["peak_matmul_n"] == 64 and all(np.isfinite(v) for v in peak.values())
     assert flops.shaped_matmul_gflops(64, 32, 16, repeats=1) > 0
 
 
+def status_mib(field: str) -> float:
+    """A ``kB`` field of /proc/self/status (``VmRSS``, ``VmHWM``), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux /proc")
 def test_process_helpers():
-    assert peak_rss_mb() > 0
-    assert load_average().startswith("load average ")
+    ballast = np.ones(16 * 2**20)  # 128 MiB, every page touched, so resident
+    resident, peak = status_mib("VmRSS"), peak_rss_mb()
+    # 1% slack: the kernel's RSS counters are per-CPU and each file sums them at its own time
+    assert resident > 128 and peak >= 0.99 * resident
+    assert peak == pytest.approx(status_mib("VmHWM"), rel=0.01)  # the kernel's own peak
+    del ballast
+    assert peak_rss_mb() >= peak  # a peak never falls
+    line = load_average()
+    assert line.startswith("load average ")
+    loads = [float(x) for x in line.removeprefix("load average ").split(", ")]
+    assert len(loads) == 3 and min(loads) >= 0
 
 
 @pytest.mark.parametrize(("before", "idle"), [("0.12, 0.50, 0.9", True), ("9.40, 2.0, 1.0", False)])

@@ -12,6 +12,7 @@ from symusic import Score
 from symbolic import tokenization
 from symbolic.data import convert
 from symbolic.data.convert import load_score
+from tests.helpers import DATA_TEST_CHORALES, assert_round_trip, assert_same_notes, notes_of
 
 PRESETS = tuple(tokenization.PRESET_CONFIGS)
 
@@ -19,42 +20,6 @@ PRESETS = tuple(tokenization.PRESET_CONFIGS)
 @pytest.fixture(scope="module")
 def tokenizers():
     return {name: tokenization.load_tokenizer(name) for name in PRESETS}
-
-
-def notes_of(score) -> list[tuple[int, float, int, float]]:
-    """Sorted ``(program, onset, pitch, duration)``, times in quarter notes."""
-    tpq = score.ticks_per_quarter
-    return sorted(
-        (-1 if t.is_drum else t.program, n.time / tpq, n.pitch, n.duration / tpq)
-        for t in score.tracks
-        for n in t.notes
-    )
-
-
-def quarters_per_beat(score, onset_q: float) -> float:
-    """Beat length (quarters) of the time signature in force at ``onset_q``."""
-    denominator = 4
-    for ts in score.time_signatures:
-        if ts.time / score.ticks_per_quarter <= onset_q + 1e-9:
-            denominator = ts.denominator
-    return 4 / denominator
-
-
-def assert_same_notes(reference, decoded, label: str) -> None:
-    """Every note back: program, pitch, onset to half a position, duration to half a bin.
-
-    Positions are 1/12 beat; duration bins are 1/12 beat up to 4 beats, 1/4 beat up to
-    the longest, 12 beats, and longer notes are clipped to 12 beats.
-    """
-    ref, got = notes_of(reference), notes_of(decoded)
-    assert len(got) == len(ref), f"{label}: {len(ref)} notes in, {len(got)} out"
-    for want, have in zip(ref, got, strict=True):
-        beat = quarters_per_beat(reference, want[1])
-        assert have[0] == want[0] and have[2] == want[2], f"{label}: {want} -> {have}"
-        assert abs(have[1] - want[1]) <= beat / 24 + 1e-9, f"{label}: onset {want} -> {have}"
-        expected = min(want[3], 12 * beat)
-        step = beat / 12 if expected <= 4 * beat else beat / 4
-        assert abs(have[3] - expected) <= step / 2 + 1e-9, f"{label}: duration {want} -> {have}"
 
 
 def cross_voice_unisons(score) -> int:
@@ -174,14 +139,10 @@ def test_analyses_are_not_scores(bach_corpus_paths):
 # --- round trips -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", DATA_TEST_CHORALES, ids=str)
 @pytest.mark.parametrize("preset", PRESETS)
-def test_chorales_round_trip_every_note(preset, tokenizers, converted_chorales):
-    tokenizer = tokenizers[preset]
-    for name, score in converted_chorales.items():
-        ids = tokenization.encode(tokenizer, score)
-        assert tokenization.count_notes(tokenizer, ids) == score.note_num(), name
-        decoded = tokenization.decode(tokenizer, ids)
-        assert_same_notes(tokenization.normalize_meters(score), decoded, f"{preset} {name}")
+def test_chorale_round_trips_every_note(preset, name, tokenizers, converted_chorales):
+    assert_round_trip(tokenizers[preset], converted_chorales[name], f"{preset} {name}")
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -225,7 +186,10 @@ def test_half_note_meter_keeps_sixteenths(tmp_path, midi_writer, tokenizers, con
     assert {(ts.numerator, ts.denominator) for ts in raw.time_signatures} == {(4, 4)}
 
 
-def test_midi_file_with_drums_and_meter_changes_round_trips(tmp_path, midi_writer, tokenizers):
+@pytest.mark.parametrize("preset", PRESETS)
+def test_midi_file_with_drums_and_meter_changes_round_trips(
+    preset, tmp_path, midi_writer, tokenizers
+):
     tracks = [
         {"program": 0, "notes": [(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(24)]},
         {"program": 33, "notes": [(i * 1.0, 1.0, 36 + i % 5, 90) for i in range(12)]},
@@ -237,10 +201,8 @@ def test_midi_file_with_drums_and_meter_changes_round_trips(tmp_path, midi_write
     ]
     path = midi_writer(tmp_path / "song.mid", tracks, time_sigs=((0, 4, 4), (4, 3, 4), (7, 6, 8)))
     reference = Score(str(path))
-    for preset, tokenizer in tokenizers.items():
-        decoded = tokenization.decode(tokenizer, tokenization.encode(tokenizer, load_score(path)))
-        assert_same_notes(reference, decoded, preset)
-        assert any(t.is_drum for t in decoded.tracks), preset
+    decoded = assert_round_trip(tokenizers[preset], load_score(path), preset, reference)
+    assert any(t.is_drum for t in decoded.tracks), preset
 
 
 def test_decode_ignores_special_tokens(tokenizers, converted_chorales):

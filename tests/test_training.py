@@ -13,10 +13,12 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from symusic import Score
 
-from symbolic.data.batches import load_meta, load_split, train_batch
-from symbolic.train import config as config_lib
-from symbolic.train import parallel, trainer
+from symbolic.data.batches import load_split, train_batch
+from symbolic.data.meta import load_meta
+from symbolic.training import config as config_lib
+from symbolic.training import parallel, sources, trainer
 
 
 def tiny_config(model_name: str, *overrides: str) -> config_lib.RunConfig:
@@ -45,6 +47,40 @@ def test_tiny_model_overfits_one_batch(model_name, chorale_data_dir):
     final = loss
     assert first > 3.0, first  # starts near log(vocab): the model is not trivially right
     assert final < 0.3, (first, final)
+
+
+def test_early_stopping_waits_patience_evaluations_and_round_trips():
+    stop = trainer.EarlyStopping(patience=2).observe(2.0, 10)
+    assert stop.improved_at(10) and not stop.stopped_early
+    stop = stop.observe(2.0 - trainer.MIN_IMPROVEMENT / 2, 20)  # too small a gain to count
+    assert not stop.improved_at(20) and stop.best_step == 10 and not stop.stopped_early
+    stop = stop.observe(2.5, 30)
+    assert stop.stopped_early and (stop.best_nll, stop.evals_without_improvement) == (2.0, 2)
+    assert trainer.EarlyStopping.from_progress(2, stop.progress()) == stop
+    older = {"best_nll": 2.0, "evals_without_improvement": 1, "stopped_early": False}
+    assert trainer.EarlyStopping.from_progress(2, older).evals_without_improvement == 1
+    never = trainer.EarlyStopping(patience=0)
+    for step in range(1, 6):
+        never = never.observe(1.0, step)
+    assert not never.stopped_early and never.evals_without_improvement == 4
+
+
+def test_train_loop_runs_any_batch_source_with_the_best_in_memory(chorale_data_dir):
+    cfg = tiny_config("lstm", "train.steps=20", "train.eval_every=10", "train.log_every=5")
+    meta = load_meta(chorale_data_dir)
+    cfg = trainer.with_vocab_size(cfg, meta)
+    source, compiled = sources.TokenData(chorale_data_dir, cfg, meta), trainer.compile_steps(cfg)
+    best, log = trainer.BestInMemory(), trainer.MetricsLog(None)
+    loop = trainer.TrainLoop(cfg.train, compiled, source, best, log, echo=lambda line: None)
+    outcome = loop.run()
+    assert int(outcome.state.step) == 20 and outcome.first_step == 0
+    assert [r["step"] for r in log.records if r.get("split") == "train"] == [5, 10, 15, 20]
+    valid = [r for r in log.records if r.get("split") == "valid"]
+    assert [r["step"] for r in valid] == [10, 20]
+    assert outcome.stopping.best_nll == min(r["nll"] for r in valid)
+    assert best.record["step"] == outcome.stopping.best_step
+    rescored = trainer.evaluate(compiled, best.params, source.eval_batches())
+    assert rescored["nll"] == pytest.approx(outcome.stopping.best_nll, rel=1e-6)
 
 
 @pytest.mark.parametrize("model_name", ["transformer", "lstm"])
@@ -165,6 +201,10 @@ def test_a_run_trained_on_four_devices_generates_and_resumes_on_one(chorale_data
     generate = [sys.executable, "-m", "symbolic.cli", "generate", str(run_dir), "--out", str(out)]
     subprocess.run([*generate, "--num", "1", "--max-tokens", "16"], check=True, env=env)
     assert (out / "sample_000.mid").is_file()
+    # one DAW-ready file, as asked, that reads back with its tempo and meter
+    assert sorted(p.name for p in out.glob("*.mid")) == ["sample_000.mid"]
+    sample = Score(str(out / "sample_000.mid"))
+    assert len(sample.tempos) >= 1 and len(sample.time_signatures) >= 1
     subprocess.run(_train_command(chorale_data_dir, run_dir, 20), check=True, env=env)
     log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if r.get("event") == "resume"] == [10]

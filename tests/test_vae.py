@@ -10,12 +10,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from symbolic import vae as vae_tools
 from symbolic.data import segments as seg
+from symbolic.data.meta import SegmentsMeta
 from symbolic.models import vae
-from symbolic.train import config as config_lib
-from symbolic.train import trainer
-from symbolic.train.losses import elbo_sums
+from symbolic.training import config as config_lib
+from symbolic.training import trainer
+from symbolic.training.losses import elbo_sums
+from symbolic.vae import load_vae
+from symbolic.vae.attributes import apply_attributes, attribute_values, compute_attributes
+from symbolic.vae.evaluation import evaluate_run
+from symbolic.vae.files import write_midis
+from symbolic.vae.latent import interpolate_latents
+from symbolic.vae.run import decode_latents, encode_segments, scores
+from symbolic.vae.similarity import encode_files, similar_command
+from tests.helpers import midi_notes, notes_of
 
 # 4/4 chorales whose soprano gives the tiny VAE a few dozen real 2-bar melodies.
 VAE_CHORALES = ("bwv66.6.mxl", "bwv286.mxl", "bwv255.mxl")
@@ -68,8 +76,9 @@ def vae_segments_dir(tmp_path_factory, bach_corpus_paths):
         segments, bars = seg.score_segments(load_score(bach_corpus_paths[name]), bars=2)
         items.append((name, segments, bars))
     out = tmp_path_factory.mktemp("vae") / "segments"
-    meta = {"kind": seg.SEGMENTS_KIND, "vocab_size": seg.VOCAB_SIZE, "bars": 2}
-    meta.update(steps_per_bar=16, segment_steps=32, melody_program=seg.SOPRANO_PROGRAM)
+    meta = SegmentsMeta(
+        vocab_size=seg.VOCAB_SIZE, bars=2, melody_program=seg.SOPRANO_PROGRAM, steps_per_bar=16
+    )
     seg.write_segments_dir(out, {"train": items, "valid": items[:1], "test": items[:1]}, meta)
     return out
 
@@ -140,39 +149,104 @@ def tiny_vae_run(tmp_path_factory, vae_segments_dir):
 def test_tiny_vae_overfits_its_segments(tiny_vae_run, vae_segments_dir):
     run_dir, summary = tiny_vae_run
     assert summary["model"] == "vae" and summary["steps"] == 400
-    metrics = vae_tools.evaluate_run(run_dir, "train", vae_segments_dir)
+    metrics = evaluate_run(run_dir, "train", vae_segments_dir)
     assert metrics["recon_acc_teacher_forced"] > 0.93, metrics
     assert metrics["recon_acc_sampled"] > 0.9, metrics
     assert metrics["active_dims"] >= 1 and metrics["kl_per_segment"] > 0
 
 
 def test_interpolation_ends_reproduce_their_inputs(tiny_vae_run, vae_segments_dir, tmp_path):
-    run = vae_tools.load_vae(tiny_vae_run[0])
+    run = load_vae(tiny_vae_run[0])
     segments = seg.load_segments(vae_segments_dir, "train")["segments"]
     a, b = segments[0], segments[-1]
-    mu = vae_tools.encode_segments(run, np.stack([a, b]))
-    path = vae_tools.interpolate_latents(mu[0], mu[1], 5)
-    decoded = vae_tools.decode_latents(run, path)
+    mu = encode_segments(run, np.stack([a, b]))
+    path = interpolate_latents(mu[0], mu[1], 5)
+    decoded = decode_latents(run, path)
     assert decoded.shape == (5, 32)
     # the ends are the inputs' own reconstructions (slerp hits them exactly) ...
-    np.testing.assert_array_equal(decoded[[0, -1]], vae_tools.decode_latents(run, mu))
+    np.testing.assert_array_equal(decoded[[0, -1]], decode_latents(run, mu))
     # ... and those reproduce the inputs as well as the tiny model reconstructs anything
     assert (decoded[0] == a).mean() > 0.8 and (decoded[-1] == b).mean() > 0.8
-    files = vae_tools.write_midis(decoded, tmp_path, "interp")
+    files = write_midis(decoded, tmp_path, "interp")
     assert len(files) == 5 and all(f.stat().st_size > 0 for f in files)
+    # each file, in path order, reads back as the melody of its row
+    assert [f.name for f in files] == [f"interp_{i:03d}.mid" for i in range(5)]
+    for file, row in zip(files, decoded, strict=True):
+        assert midi_notes(file) == notes_of(seg.events_to_score(row)) != [], file.name
+
+
+def _notes(score) -> list[tuple[int, int, int]]:
+    """(time, duration, pitch) of every note of a Score, to compare decoded melodies."""
+    return [(n.time, n.duration, n.pitch) for track in score.tracks for n in track.notes]
+
+
+def test_vae_run_encodes_files_and_segments_and_decodes_scores(
+    tiny_vae_run, vae_segments_dir, bach_corpus_paths, tmp_path
+):
+    """`VAERun.encode` of a file is the means of its segments; `decode` gives one Score per
+    latent, the same melodies as `decode_latents`, at a temperature too (seeded)."""
+    from symbolic.data.convert import load_score
+    from symbolic.vae.run import file_segments
+
+    run = load_vae(tiny_vae_run[0])
+    segments = seg.load_segments(vae_segments_dir, "train")["segments"][:3]
+    np.testing.assert_array_equal(run.encode(segments), encode_segments(run, segments))
+    midi = tmp_path / "chorale.mid"
+    load_score(bach_corpus_paths[VAE_CHORALES[0]]).dump_midi(str(midi))
+    z = run.encode(midi)
+    file_segs = file_segments(run, midi)[0]
+    assert z.shape == (len(file_segs), 16) and z.dtype == np.float32
+    np.testing.assert_array_equal(z, encode_segments(run, file_segs))
+    decoded = run.decode(z[:2])
+    assert [_notes(s) for s in decoded] == [_notes(s) for s in scores(decode_latents(run, z[:2]))]
+    assert all(_notes(s) for s in decoded)
+    # greedy decoding of a file's own latents gives back (nearly) its melody
+    assert (decode_latents(run, z[:1])[0] == file_segs[0]).mean() > 0.8
+    hot = [_notes(s) for s in run.decode(z[:2], temperature=1.0, seed=3)]
+    assert hot == [_notes(s) for s in run.decode(z[:2], temperature=1.0, seed=3)]
+
+
+def test_vae_run_samples_and_interpolates_scores(tiny_vae_run, bach_corpus_paths, tmp_path):
+    """`sample` decodes seeded prior draws, as `vae sample` does; `interpolate` runs between two
+    files' (or two latents') segments, ends included, by slerp or lerp."""
+    from symbolic.data.convert import load_score
+    from symbolic.vae.commands import sample_command
+
+    run = load_vae(tiny_vae_run[0])
+    sampled = run.sample(3, seed=1)
+    assert len(sampled) == 3 and [_notes(s) for s in sampled] == [
+        _notes(s) for s in run.decode(run.prior(3, seed=1), seed=1)
+    ]
+    written = sample_command(run, 3, tmp_path / "samples", seed=1)
+    assert [_notes(load_score(p)) for p in written] == [_notes(s) for s in sampled]
+    assert run.prior(3, seed=2).shape == (3, 16) and not np.allclose(run.prior(3, 2), run.prior(3))
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    load_score(bach_corpus_paths[VAE_CHORALES[0]]).dump_midi(str(a))
+    load_score(bach_corpus_paths[VAE_CHORALES[1]]).dump_midi(str(b))
+    path = run.interpolate(a, b, steps=4)
+    za, zb = run.encode(a)[0], run.encode(b)[0]
+    assert len(path) == 4
+    assert _notes(path[0]) == _notes(run.decode(za[None])[0])
+    assert _notes(path[-1]) == _notes(run.decode(zb[None])[0])
+    assert [_notes(s) for s in run.interpolate(za, zb, 4)] == [_notes(s) for s in path]
+    lerp = run.interpolate(za, zb, 3, method="lerp")
+    expected = decode_latents(run, interpolate_latents(za, zb, 3, "lerp"))
+    assert [_notes(s) for s in lerp] == [_notes(s) for s in scores(expected)]
+    with pytest.raises(ValueError, match="slerp or lerp"):
+        run.interpolate(za, zb, 3, method="cubic")
 
 
 def test_attribute_arithmetic_moves_the_attribute(tiny_vae_run, vae_segments_dir):
-    run = vae_tools.load_vae(tiny_vae_run[0])
-    vectors = vae_tools.compute_attributes(run, vae_segments_dir)
+    run = load_vae(tiny_vae_run[0])
+    vectors = compute_attributes(run, vae_segments_dir)
     segments = seg.load_segments(vae_segments_dir, "train")["segments"]
-    mu = vae_tools.encode_segments(run, segments)
+    mu = encode_segments(run, segments)
     for name in ("density", "mean_pitch"):
-        base = vae_tools.attribute_values(vae_tools.decode_latents(run, mu))[name]
-        up = vae_tools.apply_attributes(mu, vectors, {name: 1.0})
-        down = vae_tools.apply_attributes(mu, vectors, {name: -1.0})
-        high = vae_tools.attribute_values(vae_tools.decode_latents(run, up))[name]
-        low = vae_tools.attribute_values(vae_tools.decode_latents(run, down))[name]
+        base = attribute_values(decode_latents(run, mu))[name]
+        up = apply_attributes(mu, vectors, {name: 1.0})
+        down = apply_attributes(mu, vectors, {name: -1.0})
+        high = attribute_values(decode_latents(run, up))[name]
+        low = attribute_values(decode_latents(run, down))[name]
         assert np.nanmean(high) > np.nanmean(base) > np.nanmean(low), name
 
 
@@ -181,25 +255,25 @@ def test_similarity_search_finds_a_transposed_copy(
 ):
     from symbolic.data.convert import load_score
 
-    run = vae_tools.load_vae(tiny_vae_run[0])
+    run = load_vae(tiny_vae_run[0])
     files = []
     for name in VAE_CHORALES:
         path = tmp_path / f"{name}.mid"
         load_score(bach_corpus_paths[name]).dump_midi(str(path))
         files.append(path)
-    vae_tools.encode_files(run, files, tmp_path / "index.npz")
+    encode_files(run, files, tmp_path / "index.npz")
     copy = load_score(files[1])
     for track in copy.tracks:
         track.shift_pitch(2, inplace=True)
     copy.dump_midi(str(tmp_path / "query.mid"))
-    ranked = vae_tools.similar_command(tmp_path / "query.mid", tmp_path / "index.npz", k=3)
+    ranked = similar_command(tmp_path / "query.mid", tmp_path / "index.npz", k=3)
     assert ranked[0][0] == str(files[1]), ranked
     # slightly altered as well: every fifth soprano note a semitone higher
     soprano = next(t for t in copy.tracks if t.program == seg.SOPRANO_PROGRAM)
     for note in list(soprano.notes)[::5]:
         note.pitch += 1
     copy.dump_midi(str(tmp_path / "altered.mid"))
-    ranked = vae_tools.similar_command(tmp_path / "altered.mid", tmp_path / "index.npz", k=3)
+    ranked = similar_command(tmp_path / "altered.mid", tmp_path / "index.npz", k=3)
     assert ranked[0][0] == str(files[1]), ranked
     assert ranked[0][1] < 0.999  # not an exact copy any more, yet still the nearest
 

@@ -15,11 +15,12 @@ from symbolic.data import views
 from symbolic.data.prepare import prepare
 from symbolic.generation import grammar
 from symbolic.music import chords
+from tests.helpers import write_chorale_manifest
 
 REMI = tokenization.load_tokenizer("remi")
 
 
-def notes_of(track) -> list[tuple[int, int, int]]:
+def track_notes(track) -> list[tuple[int, int, int]]:
     return [(n.time, n.duration, n.pitch) for n in track.notes]
 
 
@@ -30,7 +31,7 @@ def test_melody_view_keeps_exactly_the_soprano(converted_chorales, name):
     soprano = next(t for t in score.tracks if t.name.startswith("Soprano"))
     melody = views.melody_score(score)
     assert len(melody.tracks) == 1
-    assert notes_of(melody.tracks[0]) == notes_of(soprano)
+    assert track_notes(melody.tracks[0]) == track_notes(soprano)
     ids = views.encode(REMI, views.View("melody"), melody, None)
     decoded = tokenization.decode(REMI, ids)
     assert len(decoded.tracks) == 1
@@ -52,7 +53,7 @@ def test_named_track_and_skyline(midi_writer, tmp_path):
     piano = views.melody_score(score, "acoustic grand piano").tracks[0]
     tpq = score.ticks_per_quarter
     # The highest note per onset (G4, then F4), each cut where the next onset starts.
-    assert notes_of(piano) == [(0, tpq, 67), (tpq, tpq, 65)]
+    assert track_notes(piano) == [(0, tpq, 67), (tpq, tpq, 65)]
     assert views.melody_track(score).program == 0  # top voice: the highest mean pitch
     assert views.melody_track(score, "Flute").program == 73
     with pytest.raises(views.NoContent, match="no track named 'oboe'.*flute"):
@@ -118,8 +119,10 @@ def test_drums_view_keeps_the_gm_drum_map_and_skips_files_without_drums(drum_cor
         progress=False,
         cache_dir=None,
     )
-    assert meta["view"] == {"name": "drums"} and meta["vocab_size"] == len(REMI.vocab)
-    assert meta["skipped"] == [{"file": "no_drums.mid", "reason": "no drum track (GM channel 10)"}]
+    assert meta.view.to_json() == {"name": "drums"} and meta.vocab_size == len(REMI.vocab)
+    assert meta.to_json()["skipped"] == [
+        {"file": "no_drums.mid", "reason": "no drum track (GM channel 10)"}
+    ]
     tokens = np.load(tmp_path / "drums" / "train.npy")
     offsets = np.load(tmp_path / "drums" / "train_offsets.npy")
     first = tokenization.decode(REMI, tokens[offsets[0] : offsets[1]])
@@ -145,8 +148,6 @@ def test_drums_view_keeps_the_gm_drum_map_and_skips_files_without_drums(drum_cor
 @pytest.fixture(scope="module")
 def chorale_manifest(tmp_path_factory) -> Path:
     """Four chorales (train 2, valid 1, test 1) of the repository's manifest."""
-    from conftest import write_chorale_manifest
-
     return write_chorale_manifest(tmp_path_factory.mktemp("views") / "manifest.json", 2, 1, 1)
 
 
@@ -159,9 +160,9 @@ def test_chord_views_are_laid_out_per_bar_and_accepted_by_the_grammar(
     meta = prepare(
         chorale_manifest, "remi", out, view=view, workers=1, progress=False, cache_dir=cache
     )
-    assert meta["view"]["name"] == name and meta["view"]["chord_rate"] == "beat"
-    assert meta["vocab_size"] == len(REMI.vocab) + chords.NUM_LABELS
-    assert meta["extra_tokens"]["Chord_C:maj"] == len(REMI.vocab) + chords.label(0, "maj")
+    assert meta.view.name == name and meta.view.chord_rate == "beat"
+    assert meta.vocab_size == len(REMI.vocab) + chords.NUM_LABELS
+    assert meta.extra_tokens["Chord_C:maj"] == len(REMI.vocab) + chords.label(0, "maj")
     automaton = grammar.build_grammar(REMI, views.chord_slots(REMI, view))
     tokens = np.load(tmp_path / name / "train.npy")
     offsets = np.load(tmp_path / name / "train_offsets.npy")
@@ -189,7 +190,7 @@ def test_chords_are_extracted_once_per_work_and_rate(chorale_manifest, tmp_path,
     def chordify_again(*args):
         raise AssertionError("music21 ran again")
 
-    monkeypatch.setattr(chords, "extract", chordify_again)
+    monkeypatch.setattr("symbolic.data.chords.extract", chordify_again)
     prepare(chorale_manifest, "remi", tmp_path / "b", **options)
     for split in ("train", "valid", "test"):
         a, b = (np.load(tmp_path / d / f"{split}.npy") for d in "ab")
@@ -215,7 +216,7 @@ def test_chords_after_notes_need_every_slot_before_the_next_bar():
 
 @pytest.mark.parametrize("name", [v for v in views.VIEWS if v != "full"])
 def test_every_view_has_a_training_preset(name):
-    from symbolic.train import config as config_lib
+    from symbolic.training import config as config_lib
 
     doc = json.loads((config_lib.PRESET_DIR / f"{name}.json").read_text())["_doc"]
     assert f"--view {name}" in doc

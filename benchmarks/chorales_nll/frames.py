@@ -4,29 +4,29 @@ tables (nats per frame, the sum of 88 Bernoulli NLLs).
 The model is an LSTM over frames with independent sigmoid outputs for the 88 keys of the next
 frame, as in Bai et al.'s polyphonic-music benchmark code: frame t + 1 is predicted from frames
 0..t, the first frame of a chorale is context only (not scored), and the NLL is averaged over all
-scored frames of the split.
+scored frames of the split. It trains on the engine: `compile_model` with the "frames" objective
+(`symbolic.training.losses.frame_objective`) and the one `TrainLoop`, as neural.py does.
 """
 
 from __future__ import annotations
 
-import functools
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import linen as nn
 
 from benchmarks.chorales_nll.data import PIANO_KEYS
-from benchmarks.chorales_nll.neural import EarlyStopping
+from benchmarks.chorales_nll.neural import scored, train_in_memory
 from symbolic.models.lstm import LSTMLayer
-from symbolic.train.config import TrainConfig
-from symbolic.train.optim import make_optimizer
+from symbolic.training.config import TrainConfig
+from symbolic.training.losses import OBJECTIVES
+from symbolic.training.trainer import compile_model, evaluate
 
 Batch = dict[str, np.ndarray]  # inputs, targets: [B, T, 88] float32; mask: [B, T] float32
+EVAL_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -52,47 +52,14 @@ class FrameLSTM(nn.Module):
         return nn.Dense(PIANO_KEYS, name="head")(drop(x))
 
 
-def frame_nll_sums(logits: jax.Array, batch: dict) -> dict[str, jax.Array]:
-    """Sum over keys of the Bernoulli NLLs, summed over unmasked frames, and the frame count."""
-    per_frame = optax.sigmoid_binary_cross_entropy(logits, batch["targets"]).sum(-1)  # [B, T]
-    return {"nll_sum": jnp.sum(per_frame * batch["mask"]), "frames": jnp.sum(batch["mask"])}
-
-
-def loss_fn(params, batch: dict, model: FrameLSTM, rng: jax.Array) -> jax.Array:
-    logits = model.apply({"params": params}, batch["inputs"], train=True, rngs={"dropout": rng})
-    sums = frame_nll_sums(logits, batch)
-    return sums["nll_sum"] / jnp.maximum(sums["frames"], 1.0)
-
-
-@functools.partial(jax.jit, static_argnames=("model", "tx"), donate_argnums=(0, 1))
-def train_step(
-    params,
-    opt_state,
-    batch: dict,
-    step: jax.Array,
-    *,
-    model: FrameLSTM,
-    tx: optax.GradientTransformation,
-):
-    """One optimizer step on batch {inputs, targets [B, T, 88], mask [B, T]}."""
-    rng = jax.random.fold_in(jax.random.PRNGKey(0), step)
-    loss, grads = jax.value_and_grad(loss_fn)(params, batch, model, rng)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
-
-
-@functools.partial(jax.jit, static_argnames=("model",))
-def eval_step(params, batch: dict, *, model: FrameLSTM) -> dict:
-    return frame_nll_sums(model.apply({"params": params}, batch["inputs"]), batch)
-
-
-def pad_batch(rolls: list[np.ndarray], length: int) -> Batch:
+def pad_batch(rolls: list[np.ndarray], length: int, rows: int | None = None) -> Batch:
     """Chorales [frames, 88] -> inputs = frames 0..n-2, targets = frames 1..n-1, padded to
-    `length` with mask 0."""
+    `length` frames and `rows` rows (default: one per chorale) with mask 0."""
+    rows = len(rolls) if rows is None else rows
     batch = {
-        "inputs": np.zeros((len(rolls), length, PIANO_KEYS), np.float32),
-        "targets": np.zeros((len(rolls), length, PIANO_KEYS), np.float32),
-        "mask": np.zeros((len(rolls), length), np.float32),
+        "inputs": np.zeros((rows, length, PIANO_KEYS), np.float32),
+        "targets": np.zeros((rows, length, PIANO_KEYS), np.float32),
+        "mask": np.zeros((rows, length), np.float32),
     }
     for row, roll in enumerate(rolls):
         n = len(roll) - 1
@@ -101,15 +68,32 @@ def pad_batch(rolls: list[np.ndarray], length: int) -> Batch:
     return batch
 
 
-def frame_nll(
-    params, model: FrameLSTM, rolls: list[np.ndarray], length: int, batch_size: int = 32
-) -> float:
-    """Mean NLL per scored frame (nats) over `rolls`."""
-    total, frames = 0.0, 0.0
-    for first in range(0, len(rolls), batch_size):
-        sums = eval_step(params, pad_batch(rolls[first : first + batch_size], length), model=model)
-        total, frames = total + float(sums["nll_sum"]), frames + float(sums["frames"])
-    return total / frames
+class FrameRolls:
+    """The engine's batch source over piano rolls by split: every batch holds whole chorales,
+    padded to the longest of all splits. A training batch is `batch_size` distinct training
+    chorales drawn from one generator seeded with `train.seed`, the draw the committed figures
+    were measured with; so `train_batch` takes the steps in order, once each, as `TrainLoop`
+    asks for them (this source is never resumed)."""
+
+    def __init__(self, rolls: dict[str, list[np.ndarray]], train: TrainConfig):
+        self.rolls, self.batch_size = rolls, train.batch_size
+        self.length = max(len(r) for split in rolls.values() for r in split) - 1
+        self._rng, self._next_step = np.random.default_rng(train.seed), 0
+
+    def train_batch(self, step: int) -> Batch:
+        if step != self._next_step:
+            raise ValueError(
+                f"FrameRolls draws steps in order: asked {step}, next {self._next_step}"
+            )
+        self._next_step += 1
+        chosen = self._rng.choice(len(self.rolls["train"]), size=self.batch_size, replace=False)
+        return pad_batch([self.rolls["train"][i] for i in chosen], self.length)
+
+    def eval_batches(self, split: str = "valid") -> Iterator[Batch]:
+        rolls = self.rolls[split]
+        for first in range(0, len(rolls), EVAL_BATCH_SIZE):
+            chunk = rolls[first : first + EVAL_BATCH_SIZE]
+            yield pad_batch(chunk, self.length, EVAL_BATCH_SIZE)
 
 
 def train_and_score(
@@ -119,39 +103,12 @@ def train_and_score(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train on whole training chorales (random batches), early-stop on valid frame NLL, and
-    score the best parameters on valid and test."""
-    model, tx = FrameLSTM(model_cfg), make_optimizer(train_cfg)
-    length = max(len(r) for split in rolls.values() for r in split) - 1
-    params = model.init(jax.random.PRNGKey(train_cfg.seed), jnp.zeros((1, length, PIANO_KEYS)))[
-        "params"
-    ]
-    opt_state = tx.init(params)
-    stopper, started = EarlyStopping(train_cfg.patience), time.time()
-    rng = np.random.default_rng(train_cfg.seed)
-    step = 0
-    while step < train_cfg.steps:
-        chosen = rng.choice(len(rolls["train"]), size=train_cfg.batch_size, replace=False)
-        batch = pad_batch([rolls["train"][i] for i in chosen], length)
-        params, opt_state, loss = train_step(
-            params, opt_state, batch, jnp.asarray(step), model=model, tx=tx
-        )
-        step += 1
-        if step % train_cfg.eval_every and step != train_cfg.steps:
-            continue
-        valid = frame_nll(params, model, rolls["valid"], length)
-        stop = stopper.update(valid, step, params)
-        log(
-            f"  step {step}: train {float(loss):.3f}, valid frame nll {valid:.3f} "
-            f"(best {stopper.best_nll:.3f} at {stopper.best_step}; {time.time() - started:.0f}s)"
-        )
-        if stop:
-            break
-    best_params = stopper.params
-    return {
-        "steps": step,
-        "best_step": stopper.best_step,
-        "train_s": round(time.time() - started, 1),
-        "params": int(sum(x.size for x in jax.tree.leaves(best_params))),
-        "valid_nll": frame_nll(best_params, model, rolls["valid"], length),
-        "test_nll": frame_nll(best_params, model, rolls["test"], length),
-    }
+    score the best parameters on valid and test (nats per frame)."""
+    source = FrameRolls(rolls, train_cfg)
+    example = jax.ShapeDtypeStruct((1, source.length, PIANO_KEYS), jnp.float32)
+    compiled = compile_model(FrameLSTM(model_cfg), OBJECTIVES["frames"], train_cfg, example)
+    outcome, best = train_in_memory(compiled, source, train_cfg, log)
+    results = scored(outcome, best)
+    for split in ("valid", "test"):
+        results[f"{split}_nll"] = evaluate(compiled, best.params, source.eval_batches(split))["nll"]
+    return results

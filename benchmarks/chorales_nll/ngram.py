@@ -3,8 +3,8 @@
 The protocol that reproduces the figures measured on this split (test: 3.40, 0.99, 0.89):
 - the outcome space is the 47 voice tokens (REST and the 46 pitches 36..81), one table shared by
   all four voices (voice identity is not a context);
-- unigram: add-one smoothed training frequencies (`symbolic.train.baselines.unigram_nll`), every voice
-  token scored;
+- unigram: add-one smoothed training frequencies (`symbolic.training.baselines.unigram_nll`),
+  every voice token scored;
 - bigram: P(x[t, v] | x[t-1, v]), the same voice one 16th step earlier;
 - bigram + above: P(x[t, v] | x[t-1, v], x[t, v-1]), adding the voice above at the same step (the
   soprano has none: its context is a fixed "no voice above" value, i.e. it gets the plain bigram);
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.chorales_nll.data import REST, VOCAB_SIZE, Grid, voice_tokens
-from symbolic.train.baselines import unigram_nll as _unigram_nll
+from symbolic.training.baselines import unigram_nll as _unigram_nll
 
 NUM_OUTCOMES = VOCAB_SIZE - REST  # 47: REST and the pitches
 ALPHA = 0.1

@@ -16,10 +16,10 @@ from pathlib import Path
 from symbolic.cli import DEFAULT_MANIFEST
 from symbolic.data.batches import load_split
 from symbolic.demo import prepare_once
-from symbolic.train import config as config_lib
-from symbolic.train import trainer
-from symbolic.train.baselines import unigram_nll
-from symbolic.train.evaluation import evaluate_lm_run
+from symbolic.training import config as config_lib
+from symbolic.training import trainer
+from symbolic.training.baselines import unigram_nll
+from symbolic.training.evaluation import evaluate_lm_run
 
 MODELS = ("transformer", "lstm")
 TOKENIZER = "remi"
@@ -35,15 +35,15 @@ def train_and_score(
     data_dir = work_dir / "data"
     meta = prepare_once(DEFAULT_MANIFEST, TOKENIZER, data_dir)
     results: dict = {
-        "remi_vocab_size": int(meta["vocab_size"]),
+        "remi_vocab_size": meta.vocab_size,
         "remi_preset": preset,
         "remi_data_dir": str(data_dir),
-        **{f"remi_{split}_works": int(c["works"]) for split, c in meta["counts"].items()},
+        **{f"remi_{split}_works": c.works for split, c in meta.counts.items()},
     }
     train = load_split(data_dir, "train")
     for split in ("valid", "test"):
         targets = load_split(data_dir, split).tokens[1:]
-        nll = unigram_nll(train.tokens, targets, int(meta["vocab_size"]))
+        nll = unigram_nll(train.tokens, targets, meta.vocab_size)
         results[f"remi_{split}_nll_unigram"] = nll
         results[f"remi_{split}_perplexity_unigram"] = math.exp(nll)
         results[f"remi_{split}_tokens"] = len(targets)

@@ -297,9 +297,9 @@ def _protocol_section(settings) -> str:
   means the same thing in training and scoring; chorales are drawn in proportion to their
   length; the loss covers the voice tokens and EOS.
 - **Training.** AdamW with warmup and cosine decay, gradient clipping, weight decay 0.01: the
-  library's optimizer and jitted steps (`symbolic.train.trainer.compile_steps`). Validation NLL every
-  {t.eval_every} steps, {_patience(t)}; the best validation parameters are scored on valid and
-  test. Seed 0, one run per model.
+  library's optimizer, jitted steps and training loop (`symbolic.training.trainer`: `compile_steps`,
+  `TrainLoop`). Validation NLL every {t.eval_every} steps, {_patience(t)}; the best validation
+  parameters are scored on valid and test. Seed 0, one run per model.
 - **n-gram baselines**, reproducing the figures measured on this split to 2 decimals:
   {_ngram_text()}"""
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.chorales_nll import data, frames, neural, ngram, remi, report
+from benchmarks.chorales_nll.windows import EvalWindows
 from benchmarks.common import REPO_ROOT, command_line, environment, write_results
 from symbolic.models.lstm import LSTMConfig
 from symbolic.models.transformer import TransformerConfig
-from symbolic.train.config import RunConfig, TrainConfig
+from symbolic.training.config import RunConfig, TrainConfig
 
 MODULE = "benchmarks.chorales_nll"
 RESULTS_DIR = Path(__file__).resolve().parent
@@ -137,11 +138,11 @@ QUICK = Settings(
 )
 
 
-def model_runs(settings: Settings) -> dict[str, tuple[RunConfig, neural.EvalWindows]]:
+def model_runs(settings: Settings) -> dict[str, tuple[RunConfig, EvalWindows]]:
     """The three sequence models, by result name: (config, how they are scored)."""
     t, lt = settings.transformer_train, settings.lstm_train
-    transformer_windows = neural.EvalWindows(t.seq_len, settings.eval_stride)
-    lstm_windows = neural.EvalWindows(settings.lstm_eval_len, settings.lstm_eval_len, 8)
+    transformer_windows = EvalWindows(t.seq_len, settings.eval_stride)
+    lstm_windows = EvalWindows(settings.lstm_eval_len, settings.lstm_eval_len, 8)
     learned = replace(settings.transformer, position="learned")
     return {
         "transformer": (

@@ -14,10 +14,15 @@ not reach, so every target keeps at least `seq_len - stride` tokens of left cont
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmarks.chorales_nll.data import NUM_VOICES, PAD, is_voice_token
+
+if TYPE_CHECKING:  # numpy only at run time: the config module pulls in the models
+    from symbolic.training.config import TrainConfig
 
 Batch = dict[str, np.ndarray]  # inputs, targets: [B, T] int32; mask: [B, T] float32
 
@@ -81,3 +86,30 @@ def eval_batches(
         chunk = rows[first : first + batch_size]
         chunk += [_empty(1, seq_len)] * (batch_size - len(chunk))
         yield {key: np.concatenate([r[key] for r in chunk]) for key in chunk[0]}
+
+
+@dataclass(frozen=True)
+class EvalWindows:
+    """How a model is scored: windows of `seq_len` tokens, `stride` apart, `batch_size` a batch."""
+
+    seq_len: int
+    stride: int
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class ChoraleWindows:
+    """The engine's batch source (`symbolic.training.trainer.BatchSource`) over whole-chorale
+    sequences by split: training windows as `train_batch` draws them, `eval_batches` on valid."""
+
+    sequences: dict[str, list[np.ndarray]]
+    train: TrainConfig
+    windows: EvalWindows
+
+    def train_batch(self, step: int) -> Batch:
+        t = self.train
+        return train_batch(self.sequences["train"], t.batch_size, t.seq_len, t.seed, step)
+
+    def eval_batches(self, split: str = "valid") -> Iterator[Batch]:
+        w = self.windows
+        return eval_batches(self.sequences[split], w.batch_size, w.seq_len, w.stride)

@@ -2,8 +2,8 @@
 
 The reference band: the real pieces are split at random into halves A and B, `splits` times
 (seeded). For each metric, half B against half A (A's intra-set distances against the A-B
-inter-set distances, `symbolic.music.metrics.overlap_and_kl`) gives one overlapping area (OA) and one
-KL; the band is their range over the splits. Each generated source is compared with the same
+inter-set distances, `symbolic.music.metrics.overlap_and_kl`) gives one overlapping area (OA)
+and one KL; the band is their range over the splits. Each generated source is compared with the same
 halves A (its OA and KL are means over the splits), so both sides of the comparison use a
 reference set of the same size. A source is inside the band for a metric when its OA is at least
 the band's lowest OA and its KL at most the band's highest KL.

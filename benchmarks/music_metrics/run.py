@@ -68,8 +68,8 @@ def ensure_data(data_dir: Path, manifest: Path) -> None:
 def ensure_run(model: str, run_dir: Path, data_dir: Path, quick: bool) -> Path:
     """RUN_DIR if it holds a finished run; else train one (demo preset; --quick: a short run under
     runs/benchmarks/) and return where it is."""
-    from symbolic.train import config as config_lib
-    from symbolic.train import trainer
+    from symbolic.training import config as config_lib
+    from symbolic.training import trainer
 
     if (run_dir / "summary.json").is_file():
         return run_dir

@@ -2,11 +2,12 @@
 
 * real: held-out chorales (valid and test works of the manifest), converted as `symbolic prepare`
   converts them (`load_work`: music21 -> MIDI, one track per voice, through the same cache);
-* transformer / lstm: trained runs sampled as `symbolic generate` samples (its `sample_tokens`:
+* transformer / lstm: trained runs sampled as `symbolic generate` samples (`LMRun.draw`:
   KV cache or LSTM state, grammar mask), from BOS, then decoded by the run's tokenizer;
   transformer_top_p: the Transformer again with top-p 0.95 (the demo's setting);
 * ngram: a count-based bigram LM over the training token stream, P(next | previous token) with
-  add-alpha smoothing, sampled by the same `symbolic.generation.sampling.sample` under the same grammar mask;
+  add-alpha smoothing, sampled by the same `symbolic.generation.sampling.sample` under the same
+  grammar mask;
 * random_tokens: uniformly random tokens among those the grammar allows at each step, same
   sampler;
 * random: uniform random notes, one piece per real piece (cycling): as many notes as it has and
@@ -25,10 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from symbolic import tokenization
-from symbolic.data.batches import load_meta
 from symbolic.data.manifest import load_manifest, source_root
+from symbolic.data.meta import load_meta
 from symbolic.data.prepare import default_cache_dir, load_work
-from symbolic.generation import generate, grammar, sampling
+from symbolic.generation import grammar, sampling
+from symbolic.generation.processors import GrammarArrays, Masks
+from symbolic.generation.run import load_lm_run
+from symbolic.generation.settings import Sampling
 from symbolic.music.metrics import Notes, notes_from_score
 
 HELD_OUT_SPLITS = ("valid", "test")
@@ -55,23 +59,10 @@ def run_pieces(
 ) -> list[Notes]:
     """`num` pieces sampled from RUN_DIR's best checkpoint from BOS (temperature 1, no top-k;
     top-p 1, i.e. off, is `symbolic generate`'s default), up to `max_tokens` new tokens each."""
-    run = generate.load(run_dir)
-    automaton = generate.run_grammar(run)  # the run's view: chord tokens, forbidden ids
-    prompt, state = generate.prompt_ids(run, automaton, None)
-    tokens, lengths, stats = generate.sample_tokens(
-        run,
-        prompt,
-        state,
-        automaton,
-        num=num,
-        max_tokens=max_tokens,
-        temperature=1.0,
-        top_k=0,
-        top_p=top_p,
-        seed=seed,
-    )
-    print(f"  {run_dir}: {stats.summary()}")
-    return _decode(run.tokenizer, tokens, lengths)
+    run = load_lm_run(run_dir)  # sampled under the run's view: chord tokens, forbidden ids
+    drawn = run.draw(Sampling(num=num, max_tokens=max_tokens, top_p=top_p, seed=seed))
+    print(f"  {run_dir}: {drawn.stats.summary()}")
+    return _decode(run.tokenizer, drawn.tokens, drawn.lengths)
 
 
 def _decode(tokenizer, tokens: np.ndarray, lengths: np.ndarray) -> list[Notes]:
@@ -120,10 +111,12 @@ def sample_step_fn(
         (),
         jnp.full((num, 1), special["bos"], jnp.int32),
         rng=jax.random.PRNGKey(seed),
-        grammar=sampling.GrammarArrays(
-            jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition, jnp.int32)
+        masks=Masks(
+            grammar=GrammarArrays(
+                jnp.asarray(automaton.allowed), jnp.asarray(automaton.transition, jnp.int32)
+            ),
+            grammar_states=jnp.full((num,), automaton.start_state, jnp.int32),
         ),
-        grammar_states=jnp.full((num,), automaton.start_state, jnp.int32),
     )
     return _decode(tokenizer, np.asarray(out.tokens), np.asarray(out.lengths))
 
@@ -131,7 +124,7 @@ def sample_step_fn(
 def ngram_pieces(data_dir: Path, *, num: int, max_tokens: int, seed: int) -> list[Notes]:
     """Pieces from the bigram LM of DATA_DIR's training stream (see `bigram_log_probs`)."""
     tokenizer = tokenization.load_tokenizer(data_dir / "tokenizer.json")
-    table = bigram_log_probs(np.load(data_dir / "train.npy"), load_meta(data_dir)["vocab_size"])
+    table = bigram_log_probs(np.load(data_dir / "train.npy"), load_meta(data_dir).vocab_size)
     return sample_step_fn(
         _bigram_step, jnp.asarray(table), tokenizer, num=num, max_tokens=max_tokens, seed=seed
     )

@@ -56,9 +56,9 @@ def time_prepare(manifest: Path, workers: int, out: Path) -> dict:
     start = time.perf_counter()
     meta = prepare(manifest, "remi", out, workers=workers, progress=False, cache_dir=False)
     seconds = time.perf_counter() - start
-    counts = meta["counts"].values()
-    files = sum(c["works"] for c in counts)
-    return {"seconds": seconds, "files": files, "tokens": sum(c["tokens"] for c in counts)}
+    counts = meta.counts.values()
+    files = sum(c.works for c in counts)
+    return {"seconds": seconds, "files": files, "tokens": sum(c.tokens for c in counts)}
 
 
 def time_single_process(manifest: Path) -> dict:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from symbolic import models
 from symbolic.generation import sampling
-from symbolic.generation.generate import decode_config, jitted_sampler
+from symbolic.generation.engine import decode_config, jitted_sampler
 
 BOS, PAD, NO_EOS = 1, 0, -1
 
@@ -31,7 +31,7 @@ def time_cached(run_cfg, params, batch: int, length: int) -> dict:
     """`symbolic.generation.sampling.sample` with the KV cache (the `symbolic generate` path)."""
     cfg = decode_config(run_cfg, length)
     fn = jitted_sampler("transformer", cfg, length - 1, NO_EOS, PAD)
-    state = models.get("transformer").init_decode_state(cfg, params, batch)
+    state = models.decoder("transformer").init_decode_state(cfg, params, batch)
     prompt = jnp.full((batch, 1), BOS, jnp.int32)
     kwargs = {"rng": jax.random.PRNGKey(0)}
     start = time.perf_counter()

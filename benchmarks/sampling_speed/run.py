@@ -18,7 +18,7 @@ from benchmarks.common import (
 from benchmarks.sampling_speed import measure
 from benchmarks.train_throughput.ours import default_dtype
 from benchmarks.train_throughput.peers import MISSING, torch_available
-from symbolic.train import config as config_lib
+from symbolic.training import config as config_lib
 
 OUT_DIR = Path(__file__).resolve().parent
 VOCAB = 565  # the REMI Bach vocabulary; weights are random, so no data is needed
@@ -104,9 +104,9 @@ activations {results["dtype"]}. {load_line(results)}
 Demo Transformer size (d_model 128, 3 layers, 4 heads, d_ff 512, vocab {VOCAB}), random weights,
 one-token prompt, `tokens - 1` new tokens, temperature 1, EOS disabled.
 Cached: `symbolic.generation.sampling.sample` with the KV cache sized to the output
-(`symbolic.generation.generate.decode_config`), compile excluded. Uncached: a jitted loop running the full
-forward on the padded [sequences, tokens] array each step, timed over {UNCACHED_STEPS} steps (every
-step costs the same); skipped above {UNCACHED_MAX_TOKENS} padded tokens. HF:
+(`symbolic.generation.engine.decode_config`), compile excluded. Uncached: a jitted loop running
+the full forward on the padded [sequences, tokens] array each step, timed over {UNCACHED_STEPS}
+steps (every step costs the same); skipped above {UNCACHED_MAX_TOKENS} padded tokens. HF:
 `GPT2LMHeadModel.generate(do_sample=True, use_cache=True)` in PyTorch, same sizes.
 
 {table}

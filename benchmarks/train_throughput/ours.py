@@ -6,10 +6,11 @@ import dataclasses
 import time
 from pathlib import Path
 
-from symbolic.data.batches import load_meta, load_split, train_batch
-from symbolic.train import config as config_lib
-from symbolic.train import parallel
-from symbolic.train.trainer import compile_steps, with_vocab_size
+from symbolic.data.batches import load_split, train_batch
+from symbolic.data.meta import load_meta
+from symbolic.training import config as config_lib
+from symbolic.training import parallel
+from symbolic.training.trainer import compile_steps, with_vocab_size
 
 MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "bach_chorales.json"
 DEFAULT_DATA = Path.home() / ".cache" / "symbolic" / "bench_data"

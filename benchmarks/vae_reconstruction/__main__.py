@@ -55,13 +55,14 @@ def parse_args() -> argparse.Namespace:
 def interpolation_paths(run, segments: np.ndarray, pairs: int, seed: int = 0) -> np.ndarray:
     """Decoded slerp paths between `pairs` random pairs of segments [N, T] (distinct segments,
     seeded): events [pairs, PATH_STEPS, T] int32."""
-    from symbolic import vae as vae_tools
+    from symbolic.vae.latent import interpolate_latents
+    from symbolic.vae.run import decode_latents, encode_segments
 
     rng = np.random.default_rng(seed)
     idx = np.stack([rng.choice(len(segments), size=2, replace=False) for _ in range(pairs)])
-    mu = vae_tools.encode_segments(run, segments[idx.ravel()]).reshape(pairs, 2, -1)
-    z = np.concatenate([vae_tools.interpolate_latents(a, b, PATH_STEPS) for a, b in mu])
-    return vae_tools.decode_latents(run, z).reshape(pairs, PATH_STEPS, -1)
+    mu = encode_segments(run, segments[idx.ravel()]).reshape(pairs, 2, -1)
+    z = np.concatenate([interpolate_latents(a, b, PATH_STEPS) for a, b in mu])
+    return decode_latents(run, z).reshape(pairs, PATH_STEPS, -1)
 
 
 def interpolation_figures(paths: np.ndarray, tmp: Path) -> dict[str, float | bool]:
@@ -77,10 +78,11 @@ def interpolation_figures(paths: np.ndarray, tmp: Path) -> dict[str, float | boo
     """
     from symusic import Score
 
-    from symbolic import vae as vae_tools
+    from symbolic.vae.attributes import attribute_values
+    from symbolic.vae.files import write_midis
 
     pairs, steps, _ = paths.shape
-    values = vae_tools.attribute_values(paths.reshape(pairs * steps, -1))
+    values = attribute_values(paths.reshape(pairs * steps, -1))
     monotonic, between = [], []
     for name in STATISTICS:
         v = values[name].reshape(pairs, steps)
@@ -90,7 +92,7 @@ def interpolation_figures(paths: np.ndarray, tmp: Path) -> dict[str, float | boo
         monotonic.append(bool(np.all(np.diff(curve) >= 0)))
         mid, low, high = v[:, steps // 2], v[:, 0], v[:, -1]
         between.append((mid >= low) & (mid <= high))
-    midis = vae_tools.write_midis(paths[:, steps // 2], tmp, "mid")
+    midis = write_midis(paths[:, steps // 2], tmp, "mid")
     valid = [sum(len(t.notes) for t in Score(str(p)).tracks) > 0 for p in midis]
     return {
         "interpolation_monotonic": all(monotonic),
@@ -104,19 +106,18 @@ def interpolation_figures(paths: np.ndarray, tmp: Path) -> dict[str, float | boo
 def prepare_data(data_dir: Path) -> None:
     """2-bar soprano segments, train transposed by TRANSPOSE (reused when already there)."""
     from symbolic.data import segments as seg
+    from symbolic.data.meta import META_FILE, read_meta
 
-    meta_path = data_dir / "meta.json"
-    if meta_path.is_file() and json.loads(meta_path.read_text()).get("transpose") == list(
-        TRANSPOSE
-    ):
+    meta_path = data_dir / META_FILE
+    if meta_path.is_file() and read_meta(meta_path).transpose == TRANSPOSE:
         return
     seg.prepare_segments(MANIFEST, data_dir, bars=2, melody=True, augment_transpose=TRANSPOSE)
 
 
 def train(args, data_dir: Path, run_dir: Path) -> dict:
     """Train (or resume) the preset through the engine; {} with --eval-only."""
-    from symbolic.train import config as config_lib
-    from symbolic.train import trainer
+    from symbolic.training import config as config_lib
+    from symbolic.training import trainer
 
     if args.eval_only:
         return {}
@@ -128,10 +129,10 @@ def train(args, data_dir: Path, run_dir: Path) -> dict:
 def per_work_sampled(run, data: dict, works: list[str]) -> dict[str, float | str]:
     """Sampled reconstruction accuracy per test work: the worst work, its accuracy, and the
     accuracy of the split without it (one odd work can dominate a small test split)."""
-    from symbolic import vae as vae_tools
+    from symbolic.vae.run import decode_latents, encode_segments
 
     segments = data["segments"]
-    decoded = vae_tools.decode_latents(run, vae_tools.encode_segments(run, segments))
+    decoded = decode_latents(run, encode_segments(run, segments))
     correct = decoded == segments  # [N, T]
     accs = {w: float(correct[data["work"] == w].mean()) for w in np.unique(data["work"])}
     worst = min(accs, key=accs.get)
@@ -148,10 +149,10 @@ def similarity_figures(run, works: list[str], tmp: Path) -> dict[str, float]:
     """`symbolic similar` on an index of the test works: each work's copy, transposed up 2
     semitones with every fifth melody note a semitone higher, is the query; the fractions of
     queries whose original ranks first and in the top 5."""
-    from symbolic import vae as vae_tools
     from symbolic.data import segments as seg
     from symbolic.data.manifest import load_manifest, source_root
     from symbolic.data.prepare import default_cache_dir, load_work
+    from symbolic.vae.similarity import encode_files, similar_command
 
     manifest = load_manifest(MANIFEST)
     by_id = {work.id: work for work in manifest.works}
@@ -161,13 +162,13 @@ def similarity_figures(run, works: list[str], tmp: Path) -> dict[str, float]:
         files.append(tmp / f"{work_id}.mid")
         score.dump_midi(str(files[-1]))
         melodies.append(seg.melody_events(score))
-    vae_tools.encode_files(run, files, tmp / "index.npz")
+    encode_files(run, files, tmp / "index.npz")
     ranks = []
     for path, events in zip(files, melodies, strict=True):
         altered = events.copy()
         altered[np.flatnonzero(events >= seg.FIRST_PITCH)[::5]] += 1
         seg.events_to_score(seg.transpose_events(altered, 2)).dump_midi(str(tmp / "query.mid"))
-        ranked = vae_tools.similar_command(tmp / "query.mid", tmp / "index.npz", k=len(files))
+        ranked = similar_command(tmp / "query.mid", tmp / "index.npz", k=len(files))
         ranks.append([name for name, _ in ranked].index(str(path)) + 1)
     ranks = np.asarray(ranks)
     return {
@@ -243,9 +244,11 @@ Device: {r["device"]} ({r["cpu_count"]} CPU cores, backend {r["backend"]}); jax 
 def main() -> None:
     import tempfile
 
-    from symbolic import vae as vae_tools
     from symbolic.data import segments as seg
-    from symbolic.train.checkpoint import restore_params
+    from symbolic.data.meta import load_meta
+    from symbolic.training.checkpoint import restore_params
+    from symbolic.vae.evaluation import evaluate_run
+    from symbolic.vae.run import load_vae
 
     args = parse_args()
     data_dir = args.workdir / "vae_segments_2bar_t5"
@@ -255,11 +258,11 @@ def main() -> None:
     prepare_data(data_dir)
     train(args, data_dir, run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
-    run = vae_tools.load_vae(run_dir)
+    run = load_vae(run_dir)
     test_data = seg.load_segments(data_dir, "test")
     test = test_data["segments"]
-    works = json.loads((data_dir / "meta.json").read_text())["works"]["test"]
-    metrics = vae_tools.evaluate_run(run_dir, "test", data_dir)
+    works = list(load_meta(data_dir).works["test"])
+    metrics = evaluate_run(run_dir, "test", data_dir)
     with tempfile.TemporaryDirectory(prefix="vae-bench-") as tmp:
         between = interpolation_figures(interpolation_paths(run, test, args.pairs), Path(tmp))
         similarity = similarity_figures(run, works, Path(tmp))

@@ -1,6 +1,6 @@
 """`symbolic vae ...` and `symbolic similar`: argument parsing only; the work is in
-`symbolic.vae` (and `symbolic.data.segments` for prepare). Kept apart from cli.py so the
-VAE's many flags do not crowd the core commands. Imports are inside the handlers (no jax to parse).
+`symbolic.vae` (and `symbolic.data.segments` for prepare). Imports are inside the handlers
+(no jax to parse).
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from symbolic.cli.arguments import add_transpose_arg
 
 
 def cmd_vae_prepare(args) -> None:
@@ -21,10 +23,10 @@ def cmd_vae_prepare(args) -> None:
         program=args.program,
         augment_transpose=args.transpose,
     )
-    counts = ", ".join(f"{k}: {v['segments']} segments" for k, v in meta["counts"].items())
+    counts = ", ".join(f"{k}: {v.segments} segments" for k, v in meta.counts.items())
     print(
-        f"prepared {args.out} ({meta['segment_steps']} steps; {counts}; "
-        f"{len(meta['skipped'])} works skipped)"
+        f"prepared {args.out} ({meta.segment_steps} steps; {counts}; "
+        f"{len(meta.skipped)} works skipped)"
     )
 
 
@@ -40,20 +42,23 @@ def _print_paths(paths) -> None:
 
 
 def cmd_vae_encode(args) -> None:
-    from symbolic import vae as vae_tools
+    from symbolic.vae import load_vae
+    from symbolic.vae.files import render_beside
+    from symbolic.vae.similarity import encode_files
 
-    index = vae_tools.encode_files(vae_tools.load_vae(args.run), args.files, args.out)
+    index = encode_files(load_vae(args.run), args.files, args.out)
     print(f"wrote {args.out}: {len(index['mu'])} segments of {len(args.files)} files")
     if args.render:
-        _print_paths(vae_tools.render_beside(args.files))
+        _print_paths(render_beside(args.files))
 
 
 def cmd_vae_sample(args) -> None:
-    from symbolic import vae as vae_tools
+    from symbolic.vae import load_vae
+    from symbolic.vae.commands import sample_command
 
-    run = vae_tools.load_vae(args.run)
+    run = load_vae(args.run)
     _print_paths(
-        vae_tools.sample_command(
+        sample_command(
             run,
             args.num,
             args.out,
@@ -66,11 +71,12 @@ def cmd_vae_sample(args) -> None:
 
 
 def cmd_vae_interpolate(args) -> None:
-    from symbolic import vae as vae_tools
+    from symbolic.vae import load_vae
+    from symbolic.vae.commands import interpolate_command
 
-    run = vae_tools.load_vae(args.run)
+    run = load_vae(args.run)
     _print_paths(
-        vae_tools.interpolate_command(
+        interpolate_command(
             run,
             args.a,
             args.b,
@@ -84,11 +90,12 @@ def cmd_vae_interpolate(args) -> None:
 
 
 def cmd_vae_vary(args) -> None:
-    from symbolic import vae as vae_tools
+    from symbolic.vae import load_vae
+    from symbolic.vae.commands import vary_command
 
-    run = vae_tools.load_vae(args.run)
+    run = load_vae(args.run)
     _print_paths(
-        vae_tools.vary_command(
+        vary_command(
             run,
             args.input,
             args.amount,
@@ -103,41 +110,42 @@ def cmd_vae_vary(args) -> None:
 
 
 def cmd_vae_attribute(args) -> None:
-    from symbolic import vae as vae_tools
+    from symbolic.vae import attributes, load_vae
 
     _check_render_has_out(args)
-    if args.name and args.name not in vae_tools.ATTRIBUTE_NAMES:
-        raise ValueError(f"--name {args.name}: choose from {list(vae_tools.ATTRIBUTE_NAMES)}")
-    run = vae_tools.load_vae(args.run)
-    vectors = vae_tools.compute_attributes(run, args.data)
+    if args.name and args.name not in attributes.ATTRIBUTE_NAMES:
+        raise ValueError(f"--name {args.name}: choose from {list(attributes.ATTRIBUTE_NAMES)}")
+    run = load_vae(args.run)
+    vectors = attributes.compute_attributes(run, args.data)
     if args.name:
         vectors = {args.name: vectors[args.name]}
     for name, vector in vectors.items():
         print(f"{name}: |vector| = {float((vector**2).sum() ** 0.5):.3f}")
-    print(f"wrote {Path(args.run) / vae_tools.ATTRIBUTES_FILE}")
+    print(f"wrote {Path(args.run) / attributes.ATTRIBUTES_FILE}")
     if args.out is not None:
-        _print_paths(vae_tools.attribute_examples(run, vectors, args.out, render=args.render))
+        _print_paths(attributes.attribute_examples(run, vectors, args.out, render=args.render))
 
 
 def cmd_vae_eval(args) -> None:
-    from symbolic import vae as vae_tools
+    from symbolic.vae.evaluation import evaluate_run
 
     _check_render_has_out(args)
-    metrics = vae_tools.evaluate_run(
+    metrics = evaluate_run(
         args.run_dir, args.split, args.data, examples_dir=args.out, render=args.render
     )
     print(json.dumps(metrics, indent=2))
 
 
 def cmd_similar(args) -> None:
-    from symbolic import vae as vae_tools
+    from symbolic.vae.files import render_beside
+    from symbolic.vae.similarity import similar_command
 
-    ranked = vae_tools.similar_command(args.query, args.index, args.k, args.run)
+    ranked = similar_command(args.query, args.index, args.k, args.run)
     for name, score in ranked:
         print(f"{score:.4f}  {name}")
     if args.render:
         files = dict.fromkeys([str(args.query)] + [name for name, _ in ranked])  # query once
-        _print_paths(vae_tools.render_beside(list(files)))
+        _print_paths(render_beside(list(files)))
 
 
 def _run_arg(p: argparse.ArgumentParser) -> None:
@@ -194,25 +202,15 @@ def _add_generation_commands(vae) -> None:
     p.set_defaults(func=cmd_vae_vary)
 
 
-def add_vae_commands(sub) -> None:
-    """Register `vae` (prepare, encode, sample, interpolate, vary, attribute, eval) and
-    `similar` on the top-level subparsers."""
-    from symbolic.cli import _transpose_range
-
-    vae = sub.add_parser("vae", help="MusicVAE: segments, latents, sampling, interpolation")
-    vae = vae.add_subparsers(dest="vae_command", required=True)
-
+def _add_prepare_and_encode(vae) -> None:
     p = vae.add_parser("prepare", help="cut a manifest's works into bar-aligned melody segments")
     p.add_argument("manifest", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--bars", type=int, default=2, help="bars per segment (2 or 16 in the presets)")
     p.add_argument("--melody", action="store_true", help="the top voice, MusicVAE's encoding")
     p.add_argument("--program", type=int, default=40, help="program of the melody track")
-    p.add_argument(
-        "--transpose",
-        type=_transpose_range,
-        default=None,
-        help="augment train by transposed copies, LOW..HIGH semitones (MusicVAE: -5..5)",
+    add_transpose_arg(
+        p, "augment train by transposed copies, LOW..HIGH semitones (MusicVAE: -5..5)"
     )
     p.set_defaults(func=cmd_vae_prepare)
 
@@ -223,8 +221,8 @@ def add_vae_commands(sub) -> None:
     _render_arg(p, "each input file")
     p.set_defaults(func=cmd_vae_encode)
 
-    _add_generation_commands(vae)
 
+def _add_analysis_commands(vae) -> None:
     p = vae.add_parser("attribute", help="attribute vectors over the run's training segments")
     _run_arg(p)
     p.add_argument("--name", default=None, help="print one (density, mean_pitch, syncopation)")
@@ -248,7 +246,20 @@ def add_vae_commands(sub) -> None:
     _render_arg(p, "each example MIDI (needs --out)")
     p.set_defaults(func=cmd_vae_eval)
 
-    p = sub.add_parser("similar", help="nearest works to a MIDI file in a `vae encode` index")
+
+def add_vae(subparsers) -> None:
+    """Register `vae` (prepare, encode, sample, interpolate, vary, attribute, eval)."""
+    vae = subparsers.add_parser("vae", help="MusicVAE: segments, latents, sampling, interpolation")
+    vae = vae.add_subparsers(dest="vae_command", required=True)
+    _add_prepare_and_encode(vae)
+    _add_generation_commands(vae)
+    _add_analysis_commands(vae)
+
+
+def add_similar(subparsers) -> None:
+    p = subparsers.add_parser(
+        "similar", help="nearest works to a MIDI file in a `vae encode` index"
+    )
     p.add_argument("query", type=Path)
     p.add_argument("--index", type=Path, required=True)
     p.add_argument("-k", type=int, default=5)

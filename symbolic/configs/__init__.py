@@ -1,0 +1,1 @@
+"""Named training presets, as JSON files read by ``symbolic.training.config``: data, not code."""

@@ -8,7 +8,6 @@ target token is scored exactly once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +24,6 @@ class Split:
     name: str
     tokens: np.ndarray
     offsets: np.ndarray
-
-
-def load_meta(data_dir: Path) -> dict:
-    """meta.json of a prepared data set; a missing one means prepare did not finish."""
-    path = Path(data_dir) / "meta.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{data_dir}: no meta.json; run `symbolic prepare` first")
-    return json.loads(path.read_text())
 
 
 def load_split(data_dir: Path, name: str) -> Split:

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbolic.data.batches import Batch
+from symbolic.data.meta import DataMeta, Meta
 
-# Names of the sentinels in a run's meta.json "special_ids", in id order after the vocabulary.
+# Names of the sentinels in a run's meta.special_ids, in id order after the vocabulary.
 SENTINELS = ("fim_suffix", "fim_prefix", "fim_end")
 _STREAM = 1  # a seed word of its own, so that FIM draws never shift the window draws
 
@@ -57,13 +58,14 @@ def extra_vocab(fim_rate: float) -> int:
     return len(SENTINELS) if fim_rate > 0 else 0
 
 
-def run_meta(meta: dict, fim_rate: float) -> dict:
-    """A data set's meta.json with the sentinel ids added to "special_ids" when FIM is on (what
+def run_meta(meta: Meta, fim_rate: float) -> Meta:
+    """A data set's meta with the sentinel ids added to its special ids when FIM is on (what
     a run directory records, so that generation finds them)."""
     if fim_rate <= 0:
         return meta
-    special = {**meta["special_ids"], **sentinel_ids(int(meta["vocab_size"]))}
-    return {**meta, "special_ids": special}
+    if not isinstance(meta, DataMeta):
+        raise ValueError("train.fim_rate needs token data from `symbolic prepare`, not segments")
+    return meta.with_special_ids(**sentinel_ids(meta.vocab_size))
 
 
 def choose_span(window: np.ndarray, tokens: FimTokens, rng: np.random.Generator):

@@ -16,16 +16,16 @@ to ``out_dir`` and renamed into place, so a killed or failed run never leaves an
 Augmentation transposes train works only (valid/test never): ``augment_transpose=
 (low, high)`` adds one copy per non-zero shift in ``low..high`` semitones. A copy whose
 pitched notes would leave the tokenizer's pitch range is dropped (not clipped, which
-would change the music) and counted in ``meta["augment"]["dropped_copies"]``. Drum
+would change the music) and counted in ``meta.augment.dropped_copies``. Drum
 tracks are never transposed.
 
 ``view`` keeps one part of each work (melody, chords, drums, ...; see ``views.py``) and
-is recorded in ``meta["view"]``, with the chord tokens it adds in ``meta["extra_tokens"]``;
+is recorded in ``meta.view``, with the chord tokens it adds in ``meta.extra_tokens``;
 the default, every track, writes exactly what it always did.
 
 Files are converted (music21 scores -> MIDI, see ``convert.py``) and tokenized in a
 process pool; a file that cannot be used (missing, sha256 mismatch, corrupt, empty,
-not MIDI, no notes) is skipped with a one-line reason in ``meta["skipped"]``.
+not MIDI, no notes) is skipped with a one-line reason in ``meta.skipped``.
 Converted scores are cached as MIDI by sha256 under ``$XDG_CACHE_HOME/symbolic/midi``
 (``~/.cache/...``) so re-preparing with another tokenizer skips music21; so are the chords
 of the chord views (JSON beside them). Never imports jax.
@@ -50,8 +50,18 @@ from symbolic import tokenization
 from symbolic.data import chords, convert, views
 from symbolic.data.manifest import SPLITS, Work, check_work, load_manifest, manifest_hash
 from symbolic.data.manifest import source_root as manifest_source_root
+from symbolic.data.meta import (
+    FORMAT_VERSION,
+    META_FILE,
+    Augment,
+    DataMeta,
+    Skipped,
+    SpecialIds,
+    SplitCounts,
+    read_meta,
+    write_meta,
+)
 
-META_FORMAT_VERSION = 1
 # Bump when convert.py changes what it writes, so stale cached MIDI is not reused.
 CONVERT_CACHE_VERSION = 1
 
@@ -257,7 +267,7 @@ class _SplitWriter:
             self.offsets.append(self.offsets[-1] + seq.size)
             self.sources.append({"work": result.work.id, "transpose": shift})
 
-    def finish(self) -> dict:
+    def finish(self) -> SplitCounts:
         """Write ``{split}.npy``, offsets and sources; returns the split's counts."""
         self.raw.close()
         raw_path, total = self.tmp / f"{self.split}.raw", self.offsets[-1]
@@ -277,7 +287,7 @@ class _SplitWriter:
         rows = ",\n".join(json.dumps(source) for source in self.sources)
         text = f"[\n{rows}\n]\n" if self.sources else "[]\n"
         (self.tmp / f"{self.split}_sources.json").write_text(text)
-        return {"works": self.works, "sequences": len(self.sources), "tokens": int(total)}
+        return SplitCounts(self.works, len(self.sources), int(total))
 
 
 def _versions() -> dict[str, str]:
@@ -333,7 +343,7 @@ def prepare(
     progress: bool = True,
     cache_dir: str | Path | None | bool = True,
     view: views.View | None = None,
-) -> dict:
+) -> DataMeta:
     """Tokenize every work of a manifest into ``out_dir`` (layout: module docstring).
 
     Args:
@@ -348,7 +358,7 @@ def prepare(
         view: what to keep of each work (``views.View``; default: every track).
 
     Returns:
-        The ``meta.json`` dict.
+        The ``meta.json`` record.
 
     Raises:
         ManifestError: bad manifest. FileExistsError: ``out_dir`` is some other folder.
@@ -358,6 +368,7 @@ def prepare(
     manifest = load_manifest(manifest_path)
     tokenizer_path = tokenization.resolve_tokenizer_path(tokenizer_preset_or_path)
     tokenizer = tokenization.load_tokenizer(tokenizer_path)
+    special = SpecialIds.from_json(tokenization.special_ids(tokenizer), f"{tokenizer_path}")
     view = view or views.View()
     _check_view(tokenizer, view, augment_transpose)
     out_dir = Path(out_dir).resolve()
@@ -372,8 +383,7 @@ def prepare(
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     tmp = _make_temp_dir(out_dir)
     try:
-        special = tokenization.special_ids(tokenizer)
-        writers = {s: _SplitWriter(tmp, s, special["bos"], special["eos"]) for s in SPLITS}
+        writers = {s: _SplitWriter(tmp, s, special.bos, special.eos) for s in SPLITS}
         outcomes = []  # results without their token arrays, for meta.json
         for result in _run_tasks(tasks, tokenizer_path, workers, progress):
             writers[result.work.split].add(result)
@@ -383,9 +393,11 @@ def prepare(
             raise RuntimeError(f"prepare: every file of {manifest.file} was skipped ({first})")
         counts = {split: writer.finish() for split, writer in writers.items()}
         tokenizer.save(tmp / "tokenizer.json")
-        meta = _meta(manifest, tokenizer, tokenizer_preset_or_path, outcomes, shifts, counts)
+        meta = _meta(
+            manifest, tokenizer, tokenizer_preset_or_path, special, outcomes, shifts, counts
+        )
         meta = _with_view(meta, tokenizer, view)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")  # completion mark
+        write_meta(meta, tmp / META_FILE)  # the completion mark
         _publish(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -400,42 +412,35 @@ def _check_view(tokenizer, view: views.View, augment_transpose) -> None:
         raise ValueError("--transpose adds nothing to --view drums: drums are never transposed")
 
 
-def _with_view(meta: dict, tokenizer, view: views.View) -> dict:
+def _with_view(meta: DataMeta, tokenizer, view: views.View) -> DataMeta:
     """Record a view other than ``full`` (whose meta.json stays as it was) and its extra ids."""
     if view.name == "full":
         return meta
     extra = views.extra_tokens(tokenizer, view)
-    return {
-        **meta,
-        "vocab_size": meta["vocab_size"] + len(extra),
-        "view": view.to_meta(),
-        "extra_tokens": extra,
-    }
+    return replace(meta, vocab_size=meta.vocab_size + len(extra), view=view, extra_tokens=extra)
 
 
-def _meta(manifest, tokenizer, preset, outcomes, shifts, counts) -> dict:
-    """The ``meta.json`` document."""
-    return {
-        "format_version": META_FORMAT_VERSION,
-        "vocab_size": len(tokenizer.vocab),
-        "special_ids": tokenization.special_ids(tokenizer),
-        "tokenizer_preset": str(preset),
-        "tokenizer_hash": tokenization.tokenizer_hash(tokenizer),
-        "manifest_path": str(manifest.file),
-        "manifest_name": manifest.name,
-        "manifest_hash": manifest_hash(manifest.file),
-        "counts": counts,
-        "skipped": [{"file": r.work.path, "reason": r.error} for r in outcomes if r.error],
-        "augment": {
-            "transpose": [min(shifts), max(shifts)] if len(shifts) > 1 else None,
-            "shifts": [s for s in shifts if s != 0],
-            "splits": ["train"],
-            "out_of_range": "drop the transposed copy",
-            "dropped_copies": sum(len(r.dropped_shifts) for r in outcomes),
-        },
-        "seed": manifest.seed,
-        "created_with": _versions(),
-    }
+def _meta(manifest, tokenizer, preset, special: SpecialIds, outcomes, shifts, counts) -> DataMeta:
+    """The ``meta.json`` record of the full view."""
+    return DataMeta(
+        format_version=FORMAT_VERSION,
+        vocab_size=len(tokenizer.vocab),
+        special_ids=special,
+        tokenizer_preset=str(preset),
+        tokenizer_hash=tokenization.tokenizer_hash(tokenizer),
+        manifest_path=str(manifest.file),
+        manifest_name=manifest.name,
+        manifest_hash=manifest_hash(manifest.file),
+        counts=counts,
+        skipped=tuple(Skipped(r.work.path, r.error) for r in outcomes if r.error),
+        augment=Augment(
+            transpose=(min(shifts), max(shifts)) if len(shifts) > 1 else None,
+            shifts=tuple(s for s in shifts if s != 0),
+            dropped_copies=sum(len(r.dropped_shifts) for r in outcomes),
+        ),
+        seed=manifest.seed,
+        created_with=_versions(),
+    )
 
 
 def is_prepared(
@@ -452,17 +457,18 @@ def is_prepared(
     Compares the manifest's sha256, the tokenizer hash, the shifts and the view with
     ``meta.json``.
     """
-    meta_path = Path(out_dir) / "meta.json"
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = read_meta(Path(out_dir) / META_FILE)
         tokenizer = tokenization.load_tokenizer(tokenizer_preset_or_path)
-        same_shifts = meta["augment"]["shifts"] == list(transposition_shifts(augment_transpose)[1:])
-        return (
-            meta.get("format_version") == META_FORMAT_VERSION
-            and meta["manifest_hash"] == manifest_hash(manifest_path)
-            and meta["tokenizer_hash"] == tokenization.tokenizer_hash(tokenizer)
-            and same_shifts
-            and views.View.from_meta(meta) == (view or views.View())
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        manifest_sha = manifest_hash(manifest_path)
+    except (OSError, ValueError):  # a file missing or malformed: not this prepare
         return False
+    return (
+        isinstance(meta, DataMeta)
+        and meta.format_version == FORMAT_VERSION
+        and meta.manifest_hash == manifest_sha
+        and meta.tokenizer_hash == tokenization.tokenizer_hash(tokenizer)
+        and meta.augment is not None
+        and meta.augment.shifts == transposition_shifts(augment_transpose)[1:]
+        and meta.view == (view or views.View())
+    )

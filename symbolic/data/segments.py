@@ -11,7 +11,8 @@ track with ``melody_program`` (our Bach conversion gives the soprano program 40)
 with the highest mean pitch, reduced to one note per onset by keeping the highest (skyline).
 
 A prepared segments directory holds ``{split}.npz`` (``segments [N, T] int32``, ``work [N] int32``
-an index into ``meta.json["works"][split]``, ``bar [N] int32`` the first bar) and ``meta.json``.
+an index into ``meta.works[split]``, ``bar [N] int32`` the first bar) and ``meta.json``
+(``SegmentsMeta``).
 Segments start on every bar (hop of one bar, as MusicVAE does) and rest-only ones are dropped.
 Train segments can be augmented with transposed copies (``augment_transpose``, as ``prepare``
 does for token data); valid and test never are.
@@ -19,18 +20,18 @@ does for token data); valid and test never are.
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from symusic import Note, Score, Track
 
+from symbolic.data.meta import META_FILE, SegmentCounts, SegmentsMeta, SkippedWork, write_meta
+
 NO_EVENT, NOTE_OFF, FIRST_PITCH = 0, 1, 2
 VOCAB_SIZE = 130
 STEPS_PER_QUARTER = 4
 SOPRANO_PROGRAM = 40
-BAR_PRESETS = (2, 16)
-SEGMENTS_KIND = "melody_segments"
 
 
 def melody_track(score: Score, program: int = SOPRANO_PROGRAM) -> Track | None:
@@ -150,16 +151,15 @@ def events_to_score(events: np.ndarray, program: int = SOPRANO_PROGRAM, tpq: int
 
 
 def write_segments_dir(
-    out_dir: Path, splits: dict[str, list[tuple[str, np.ndarray, np.ndarray]]], meta: dict
-) -> dict:
+    out_dir: Path, splits: dict[str, list[tuple[str, np.ndarray, np.ndarray]]], meta: SegmentsMeta
+) -> SegmentsMeta:
     """Write `{split}.npz` and meta.json. `splits[name]` holds (work id, segments [n, T],
-    first bars [n]) per work; returns the meta written."""
+    first bars [n]) per work; returns the meta written, with its counts, works and data_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts, works = {}, {}
     for name, items in splits.items():
-        length = meta["segment_steps"]
-        segs = [s for _, s, _ in items] or [np.zeros((0, length), np.int32)]
+        segs = [s for _, s, _ in items] or [np.zeros((0, meta.segment_steps), np.int32)]
         work = [np.full(len(s), i, np.int32) for i, (_, s, _) in enumerate(items)]
         bars = [b for _, _, b in items] or [np.zeros(0, np.int32)]
         np.savez(
@@ -168,11 +168,11 @@ def write_segments_dir(
             work=np.concatenate(work or [np.zeros(0, np.int32)]),
             bar=np.concatenate(bars).astype(np.int32),
         )
-        counts[name] = {"works": len(items), "segments": int(sum(len(s) for s in segs))}
-        works[name] = [work_id for work_id, _, _ in items]
+        counts[name] = SegmentCounts(len(items), int(sum(len(s) for s in segs)))
+        works[name] = tuple(work_id for work_id, _, _ in items)
     # A run copies this meta.json: data_dir lets its tools find the training segments again.
-    meta = {**meta, "data_dir": str(out_dir.resolve()), "counts": counts, "works": works}
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    meta = replace(meta, data_dir=str(out_dir.resolve()), counts=counts, works=works)
+    write_meta(meta, out_dir / META_FILE)
     return meta
 
 
@@ -194,7 +194,7 @@ def prepare_segments(
     program: int = SOPRANO_PROGRAM,
     cache_dir: Path | None = None,
     augment_transpose: tuple[int, int] | None = None,
-) -> dict:
+) -> SegmentsMeta:
     """Cut every work of a manifest into melody segments and write a segments directory.
     `augment_transpose=(low, high)` adds transposed copies of the train segments only (one per
     non-zero shift, as `prepare` does for token data; MusicVAE transposes by -5..5)."""
@@ -212,25 +212,22 @@ def prepare_segments(
         try:
             segs, first_bars = score_segments(load_work(work, root, cache), bars, program)
         except (OSError, ValueError, RuntimeError) as err:
-            skipped.append({"work": work.id, "reason": str(err)[:200]})
+            skipped.append(SkippedWork(work.id, str(err)[:200]))
             continue
         if len(segs) == 0:
-            skipped.append({"work": work.id, "reason": "no 4/4 melody segment with notes"})
+            skipped.append(SkippedWork(work.id, "no 4/4 melody segment with notes"))
             continue
         if work.split == "train":
             segs, first_bars = transposed_copies(segs, first_bars, shifts)
         splits[work.split].append((work.id, segs, first_bars))
-    meta = {
-        "kind": SEGMENTS_KIND,
-        "vocab_size": VOCAB_SIZE,
-        "bars": bars,
-        "steps_per_bar": 16,
-        "segment_steps": bars * 16,
-        "melody_program": program,
-        "manifest": str(manifest_path),
-        "transpose": [min(shifts), max(shifts)] if len(shifts) > 1 else None,
-        "skipped": skipped,
-    }
+    meta = SegmentsMeta(
+        vocab_size=VOCAB_SIZE,
+        bars=bars,
+        melody_program=program,
+        manifest=str(manifest_path),
+        transpose=(min(shifts), max(shifts)) if len(shifts) > 1 else None,
+        skipped=tuple(skipped),
+    )
     return write_segments_dir(out_dir, splits, meta)
 
 

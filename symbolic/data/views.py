@@ -40,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 from symusic import Note, Score, Track
@@ -51,6 +52,9 @@ from symbolic.music import chords
 from symbolic.music.chords import ChordSlots
 from symbolic.music.meter import beats_per_bar, parse_meter, slots_per_bar
 from symbolic.music.notes import clip_to_next_onset
+
+if TYPE_CHECKING:  # meta.py holds a View: importing it here at run time would be a cycle
+    from symbolic.data.meta import DataMeta
 
 VIEWS = ("full", "melody", "chords", "drums", "melody_over_chords", "chords_for_melody")
 CHORD_RATES = ("beat", "bar")
@@ -91,7 +95,7 @@ class View:
     def chords_first(self) -> bool:
         return self.name != "chords_for_melody"
 
-    def to_meta(self) -> dict:
+    def to_json(self) -> dict:
         """The ``meta["view"]`` entry: the name and the options that apply to it."""
         out: dict = {"name": self.name}
         if self.has_melody:
@@ -101,8 +105,9 @@ class View:
         return out
 
     @classmethod
-    def from_meta(cls, meta: dict) -> View:
-        entry = meta.get("view") or {"name": "full"}
+    def from_json(cls, entry: dict | None) -> View:
+        """The view of a ``meta["view"]`` entry (None: the entry is absent, the full view)."""
+        entry = entry or {"name": "full"}
         return cls(entry["name"], entry.get("track"), entry.get("chord_rate", "beat"))
 
 
@@ -375,9 +380,9 @@ def encode(tokenizer, view: View, notes: Score | None, chord_info: Harmony | Non
     return lead_sheet(tokenizer, view, chord_info, melody_ids)
 
 
-def encode_score(tokenizer, meta: dict, score: Score) -> list[int]:
-    """A score in a prepared data set's view (``meta["view"]``), e.g. a prompt MIDI."""
-    view = View.from_meta(meta)
+def encode_score(tokenizer, meta: DataMeta, score: Score) -> list[int]:
+    """A score in a prepared data set's view (``meta.view``), e.g. a prompt MIDI."""
+    view = meta.view
     return encode(tokenizer, view, *select(tokenizer, score, view))
 
 
@@ -409,10 +414,10 @@ def chord_track(tokenizer, view: View, ids, ticks_per_quarter: int) -> Track:
     return track
 
 
-def decode(tokenizer, meta: dict, ids) -> Score:
+def decode(tokenizer, meta: DataMeta, ids) -> Score:
     """A view's ids (``[length]`` ints; specials dropped) -> ``symusic.Score``; chord tokens
     become a block-chord track named ``Chords``."""
-    view = View.from_meta(meta)
+    view = meta.view
     ids = [int(i) for i in np.asarray(ids).reshape(-1)]
     first = len(tokenizer.vocab)
     score = tokenization.decode(tokenizer, [i for i in ids if i < first])

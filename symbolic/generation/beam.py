@@ -1,33 +1,29 @@
 """Beam search over any model's `decode_step`, with the sampler's processors: pure jnp.
 
-Same contract as `symbolic.generation.sampling.sample` (grammar, constraints, repetition penalty and extra
-processors apply at every step), but instead of drawing a token each row keeps the `beam_width`
-most likely continuations of its prompt. Scores are summed log-probabilities of the processed
-logits, without length normalisation, so beam width 1 is exactly greedy decoding (argmax of
-log_softmax is argmax of logits). A finished beam may only repeat EOS at no cost, so it keeps its
-score and competes with the open ones. Kept in its own module so that sampling.py stays small.
+Same contract as `symbolic.generation.sampling.sample` (the grammar, constraints, repetition
+penalty and extra processors of one `Masks` record apply at every step), but instead of
+drawing a token each row keeps the `beam_width` most likely continuations of its prompt. Scores
+are summed log-probabilities of the processed logits, without length normalisation, so beam
+width 1 is exactly greedy decoding (argmax of log_softmax is argmax of logits). A finished beam
+may only repeat EOS at no cost, so it keeps its score and competes with the open ones. Kept in
+its own module so that sampling.py stays small.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from symbolic.generation.sampling import (
+from symbolic.generation.processors import (
     NEG_INF,
-    ConstraintArrays,
-    DecodeStepFn,
-    GrammarArrays,
-    LogitProcessor,
+    Masks,
     StepContext,
-    _advance,
-    _prefill,
-    _setup_processors,
+    advance,
     apply_processors,
 )
+from symbolic.generation.sampling import DecodeStepFn, prefill
 
 
 class BeamOutput(NamedTuple):
@@ -72,18 +68,12 @@ def beam_search(
     max_new_tokens: int,
     eos_id: int,
     pad_id: int,
-    grammar: GrammarArrays | None = None,
-    grammar_states: jax.Array | None = None,
-    constraints: ConstraintArrays | None = None,
-    constraint_states: jax.Array | None = None,
-    repetition_penalty: jax.Array | float = 1.0,
-    penalty_ids: jax.Array | None = None,
-    processors: Sequence[LogitProcessor] = (),
+    masks: Masks = Masks(),
 ) -> BeamOutput:
     """Keep the `beam_width` best continuations of each prompt [B, P] int32 (equal lengths).
 
     init_state: the model's empty decode state for B * beam_width rows.
-    grammar_states / constraint_states: [B] int32 states after each prompt.
+    masks: as `sample`'s, with [B] int32 automaton states after each prompt.
     Returns tokens [B, W, P + N], lengths [B, W] and scores [B, W], best beam first.
     Pure and traceable: jit it with decode_step_fn, beam_width and max_new_tokens bound.
     """
@@ -95,18 +85,8 @@ def beam_search(
     rows, total = batch * beam_width, prompt_len + max_new_tokens
     tokens = jnp.full((rows, total), pad_id, jnp.int32)
     tokens = tokens.at[:, :prompt_len].set(jnp.repeat(prompt, beam_width, axis=0))
-    chain, transitions, starts = _setup_processors(
-        rows,
-        eos_id,
-        grammar,
-        None if grammar_states is None else jnp.repeat(grammar_states, beam_width),
-        constraints,
-        None if constraint_states is None else jnp.repeat(constraint_states, beam_width),
-        repetition_penalty,
-        penalty_ids,
-        processors,
-    )
-    decode_state = _prefill(decode_step_fn, params, init_state, tokens, prompt_len - 1)
+    chain, transitions, starts = masks.repeat_rows(beam_width).chain(rows, eos_id)
+    decode_state = prefill(decode_step_fn, params, init_state, tokens, prompt_len - 1)
     # Only beam 0 is live at first, so the first step does not pick W copies of one token.
     scores = jnp.where(jnp.arange(beam_width) == 0, 0.0, NEG_INF)
     scores = jnp.broadcast_to(scores, (batch, beam_width)).astype(jnp.float32)
@@ -120,7 +100,7 @@ def beam_search(
         parent = (flat // vocab + jnp.arange(batch)[:, None] * beam_width).reshape(-1)
         token = (flat % vocab).reshape(-1).astype(jnp.int32)
         was_finished = c.finished[parent]
-        states = _advance(transitions, tuple(s[parent] for s in c.states), token, ~was_finished)
+        states = advance(transitions, tuple(s[parent] for s in c.states), token, ~was_finished)
         nxt = c.position + 1
         done = was_finished | (token == eos_id) | (nxt + 1 >= total)
         return _Carry(

@@ -35,6 +35,7 @@ from symusic import Tempo
 from symbolic import tokenization
 from symbolic.data import views
 from symbolic.data.convert import load_score
+from symbolic.data.meta import DataMeta
 from symbolic.generation import constraints
 from symbolic.music import chords
 from symbolic.music import meter as meter_lib
@@ -176,16 +177,15 @@ def _melody_bars(tokenizer, view: views.View, condition: Condition) -> tuple[lis
     return [bar[1:] for bar in views.bars(tokenizer, ids)], slots
 
 
-def plan(tokenizer, meta: dict, condition: Condition, where: str = "the run") -> Plan:
+def plan(tokenizer, meta: DataMeta, condition: Condition, where: str = "the run") -> Plan:
     """The prompt and automata for ``condition`` on a run with ``meta`` (its view, ids).
 
     Raises:
         ValueError: the run was not trained for the condition, or bad condition input.
     """
-    view = views.View.from_meta(meta)
+    view = meta.view
     _needs(view, condition, where)
-    vocab_size, special = int(meta["vocab_size"]), meta["special_ids"]
-    bos, eos = int(special["bos"]), int(special["eos"])
+    vocab_size, bos, eos = meta.vocab_size, meta.special_ids.bos, meta.special_ids.eos
     ts = time_signature_id(tokenizer, condition.time_signature or "4/4")
     tempo = tempo_id(tokenizer, condition.tempo) if condition.tempo else None
     mask = _meter_mask(tokenizer, vocab_size, ts if condition.time_signature else None, tempo)

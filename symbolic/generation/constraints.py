@@ -63,6 +63,14 @@ class Spec:
     grid: str | None = None  # a name in GRIDS
     bars: int | None = None  # new bars before EOS
 
+    def __post_init__(self) -> None:
+        if self.max_polyphony is not None and self.max_polyphony < 1:
+            raise ValueError(f"max polyphony must be >= 1, got {self.max_polyphony}")
+        if self.grid is not None and self.grid not in GRIDS:
+            raise ValueError(f"grid {self.grid!r}: expected one of {', '.join(GRIDS)}")
+        if self.bars is not None and self.bars < 1:
+            raise ValueError(f"bars must be >= 1, got {self.bars}")
+
 
 @dataclass(frozen=True)
 class Component:
@@ -145,9 +153,8 @@ def pitch_mask(vocab: dict[str, int], key: Key | None, pitch_range) -> np.ndarra
 
 
 def polyphony(vocab: dict[str, int], limit: int) -> Component:
-    """Count notes since the last ``Position``/``Bar``; at ``limit`` forbid a new note."""
-    if limit < 1:
-        raise ValueError(f"max polyphony must be >= 1, got {limit}")
+    """Count notes since the last ``Position``/``Bar``; at ``limit`` (>= 1, checked by
+    ``Spec``) forbid a new note."""
     size = len(vocab)
     notes = [*_ids(vocab, "Pitch").values(), *_ids(vocab, "PitchDrum").values()]
     resets = [*_ids(vocab, "Position").values(), *_ids(vocab, "Bar").values()]
@@ -162,9 +169,8 @@ def polyphony(vocab: dict[str, int], limit: int) -> Component:
 
 
 def grid(vocab: dict[str, int], name: str, positions_per_beat: int) -> Component:
-    """Positions on the grid; state 0 under an x/4 time signature, 1 under x/8."""
-    if name not in GRIDS:
-        raise ValueError(f"grid {name!r}: expected one of {', '.join(GRIDS)}")
+    """Positions on the grid ``name`` (in GRIDS, checked by ``Spec``); state 0 under an x/4
+    time signature, 1 under x/8."""
     num, den = GRIDS[name]
     size = len(vocab)
     # A TimeSig sets the state from its denominator; any other token keeps it.
@@ -185,9 +191,8 @@ def grid(vocab: dict[str, int], name: str, positions_per_beat: int) -> Component
 
 
 def bar_limit(vocab: dict[str, int], bars: int) -> Component:
-    """Count ``Bar`` tokens; after ``bars`` of them the next ``Bar`` becomes EOS."""
-    if bars < 1:
-        raise ValueError(f"bars must be >= 1, got {bars}")
+    """Count ``Bar`` tokens; after ``bars`` (>= 1, checked by ``Spec``) of them the next
+    ``Bar`` becomes EOS."""
     size = len(vocab)
     bar = vocab["Bar_None"]
     counts = np.arange(bars + 1, dtype=np.int32)

@@ -24,14 +24,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from symusic import Note
+from symusic import Note, Score
 
 from symbolic.data import fim, views
-from symbolic.generation import constraints, generate, grammar
+from symbolic.generation import constraints, engine, grammar
+from symbolic.generation.engine import LoadedRun, SamplingStats
+from symbolic.generation.settings import Controls, Sampling
 from symbolic.music import meter
 
 NOT_TRAINED = "was not trained for infilling (train.fim_rate is 0); train with --preset infill"
@@ -76,16 +78,15 @@ def split_bars(body: list[int], bar_id: int, span: tuple[int, int], source) -> B
     )
 
 
-def sentinels(run: generate.LoadedRun, run_dir) -> fim.FimTokens:
+def sentinels(run: LoadedRun) -> fim.FimTokens:
     """The run's FIM sentinel ids (meta.json "special_ids"); a clear error without them."""
-    special = run.meta["special_ids"]
-    if not set(fim.SENTINELS) <= set(special) or run.config.train.fim_rate <= 0:
-        raise ValueError(f"{run_dir}: {NOT_TRAINED}")
+    special = run.meta.special_ids
+    if special.fim is None or run.config.train.fim_rate <= 0:
+        raise ValueError(f"{run.run_dir}: {NOT_TRAINED}")
     bar = run.tokenizer.vocab.get("Bar_None")
     if bar is None:
-        raise ValueError(f"{run_dir}: infilling needs a tokenizer with Bar tokens (REMI)")
-    ids = [int(special[name]) for name in fim.SENTINELS]
-    return fim.FimTokens(*ids, bar=int(bar), eos=int(special["eos"]))
+        raise ValueError(f"{run.run_dir}: infilling needs a tokenizer with Bar tokens (REMI)")
+    return fim.FimTokens(*special.fim, bar=int(bar), eos=special.eos)
 
 
 def span_component(
@@ -181,34 +182,30 @@ def keep_outside(score, reference, start: int, stop: int) -> int:
 
 
 def sample_middles(
-    run: generate.LoadedRun,
-    split: BarSplit,
-    ids: fim.FimTokens,
-    controls: generate.Controls,
-    **settings,
-) -> tuple[list[list[int] | None], generate.SamplingStats]:
-    """Sample `settings["num"]` middles for `split` (or beam search, see `Controls`).
+    run: LoadedRun, split: BarSplit, ids: fim.FimTokens, controls: Controls, settings: Sampling
+) -> tuple[list[list[int] | None], SamplingStats]:
+    """Sample `settings.num` middles for `split` (or beam search, see `Controls`).
 
     Returns each middle's ids without FIM_END, or None for a row that did not complete the
     span (its max_tokens ran out, or the constraints had to yield), and the timings.
     """
-    automaton = generate.run_grammar(run)
+    automaton = engine.run_grammar(run)
     vocab, vocab_size = dict(run.tokenizer.vocab), run.config.model.vocab_size
     body = [*split.prefix, *split.middle, *split.suffix]
     user = constraints.build(run.tokenizer, controls.spec(), vocab_size).components
     span = span_component(vocab, vocab_size, split, ids, body)
     tables = constraints.combine([*user, span], vocab_size)
-    bos = int(run.meta["special_ids"]["bos"])
+    bos = run.meta.special_ids.bos
     prompt = model_prompt(split, ids, bos, context_budget(run.config.train.seq_len, split))
-    tokens, lengths, stats = generate.sample_tokens(
+    tokens, lengths, stats = engine.sample_tokens(
         run,
         prompt,
         grammar.state_after(automaton, split.prefix),
         span_grammar(automaton, vocab_size, split, ids),
+        settings,
         controls=controls,
         tables=(tables, tables.state_after(split.prefix)),
         eos_id=ids.end,
-        **settings,
     )
     middles = []
     for row, length in zip(tokens, lengths, strict=True):
@@ -244,76 +241,58 @@ def _complete(middles: list, span: tuple[int, int], max_tokens: int) -> list[lis
     return complete
 
 
-def generate_infill(
-    run_dir: str | Path,
-    out_dir: str | Path,
-    prompt_midi: str | Path,
-    bars: str | tuple[int, int],
-    *,
-    num: int = 4,
-    max_tokens: int = 512,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    seed: int = 0,
-    render: bool = False,
-    sample_rate: int = 44100,
-    controls: generate.Controls | None = None,
-) -> list[Path]:
-    """Regenerate `bars` ("5-8", 1-based, inclusive) of PROMPT_MIDI `num` times with the FIM
-    run in RUN_DIR; write OUT_DIR/sample_NNN.mid (+ .wav with `render`) and generation.json.
+@dataclass(frozen=True)
+class Infilled:
+    """The pieces of one infilling call and what its report records."""
 
-    `max_tokens` bounds each middle; sampling settings and `controls` are those of
-    `generate.generate` (constraints apply inside the span; `controls.bars` is the span's).
-    Returns the MIDI paths, then the WAV paths.
+    scores: list[Score]  # prefix + new middle + suffix, with the primer's tempo map
+    span: tuple[int, int]  # the regenerated bars, 1-based, inclusive
+    middle_tokens: list[int]  # per piece
+    dropped_restrikes: list[int]  # per piece: new notes dropped by `keep_outside`
+    stats: SamplingStats
+
+
+def infill(
+    run: LoadedRun,
+    primer: str | Path | Score,
+    bars: str | tuple[int, int],
+    settings: Sampling,
+    controls: Controls | None = None,
+) -> Infilled:
+    """Regenerate `bars` ("5-8", 1-based, inclusive) of `primer` (a MIDI or score file, or a
+    Score) `settings.num` times with a FIM run; the other bars keep the primer's tokens.
+
+    `settings.max_tokens` bounds each middle; `controls` constrain the span (`controls.bars` is
+    the span's, so it must be None). Rows that do not complete the span are left out (a
+    warning); none completing is an error.
     """
     span = parse_bar_span(bars) if isinstance(bars, str) else tuple(bars)
-    controls = controls or generate.Controls()
+    controls = controls or Controls()
     if controls.bars is not None:
         raise ValueError("--bars cannot be combined with --infill-bars: the span sets the bars")
-    settings = generate.sampling_settings(
-        num=num, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
-    )
-    run = generate.load(run_dir)
-    ids = sentinels(run, run_dir)
-    prompt, _ = generate.prompt_ids(run, generate.run_grammar(run), prompt_midi)
-    split = split_bars(prompt[1:], ids.bar, span, prompt_midi)
-    middles, stats = sample_middles(run, split, ids, controls, **settings)
-    complete = _complete(middles, span, max_tokens)
-    paths, written = _write(run, split, complete, Path(out_dir), controls)
-    report = {
-        "run_dir": str(run_dir),
-        "settings": {**settings, "prompt_midi": str(prompt_midi), "infill_bars": list(span)},
-        "controls": asdict(controls),
-        "stats": asdict(stats),
-        **written,
-    }
-    return generate.finish(paths, Path(out_dir), report, render, sample_rate)
+    ids = sentinels(run)
+    prompt, _ = engine.prompt_ids(run, engine.run_grammar(run), primer)
+    where = "the primer Score" if isinstance(primer, Score) else primer
+    split = split_bars(prompt[1:], ids.bar, span, where)
+    middles, stats = sample_middles(run, split, ids, controls, settings)
+    complete = _complete(middles, span, settings.max_tokens)
+    scores, dropped = _splice(run, split, complete)
+    return Infilled(scores, span, [len(m) for m in complete], dropped, stats)
 
 
-def _write(run, split: BarSplit, middles: list[list[int]], out_dir: Path, controls) -> tuple:
-    """prefix + middle + suffix per middle, decoded and written as DAW-ready MIDI files."""
-    pad = int(run.meta["special_ids"]["pad"])
+def _splice(run: LoadedRun, split: BarSplit, middles: list[list[int]]) -> tuple[list, list[int]]:
+    """prefix + middle + suffix per middle, decoded, with the primer's tempo map and without
+    new notes that would cut a kept one short; also how many notes each dropped."""
     rows = [[*split.prefix, *middle, *split.suffix] for middle in middles]
-    tokens = np.full((len(rows), max(map(len, rows))), pad, np.int32)
+    tokens = np.full((len(rows), max(map(len, rows))), run.meta.special_ids.pad, np.int32)
     for row, ids in zip(tokens, rows, strict=True):
         row[: len(ids)] = ids
     vocab = dict(run.tokenizer.vocab)
     reference = views.decode(run.tokenizer, run.meta, [*split.prefix, *split.middle, *split.suffix])
-    dropped: list[int] = []
-
-    def edit(score) -> None:
+    scores = engine.decode_rows(run, tokens, np.array([len(r) for r in rows]))
+    dropped = []
+    for score in scores:
         start = bar_ticks(vocab, split.bars_before, score.ticks_per_quarter)
         stop = start + bar_ticks(vocab, split.signatures, score.ticks_per_quarter)
         dropped.append(keep_outside(score, reference, start, stop))
-
-    # The kept bars are written as they are: --monophonic constrains the new notes only.
-    written = dataclasses.replace(controls, monophonic=False)
-    lengths = np.array([len(r) for r in rows])
-    paths, notes = generate.write_samples(run, tokens, lengths, out_dir, written, edit)
-    report = {
-        "middle_tokens": [len(m) for m in middles],
-        "notes": notes,
-        "dropped_restrikes": dropped,
-    }
-    return paths, report
+    return scores, dropped

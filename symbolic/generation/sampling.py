@@ -8,9 +8,10 @@ per step, so a shared KV-cache index stays valid, and a row whose prompt is long
 one has its remaining prompt tokens forced instead of sampled.
 
 Each step turns logits into a token in three stages, each a pure function of arrays:
-1. constraints, a list of `LogitProcessor`s `(logits [B, V], StepContext) -> logits`: a repetition
-   penalty, the grammar mask, then a second automaton of musical constraints (key, range,
-   polyphony, grid, bar count: `symbolic.generation.constraints`), then any extra processors; masks set -inf;
+1. constraints, the `LogitProcessor`s of one `Masks` record (`symbolic.generation.processors`):
+   a repetition penalty, the grammar mask, then a second automaton of musical constraints (key,
+   range, polyphony, grid, bar count: `symbolic.generation.constraints`), then any extra
+   processors; masks set -inf;
 2. warping: temperature, then top-k, then top-p (nucleus);
 3. choice: categorical, or argmax when temperature == 0.
 Temperature, top-k and top-p are traced values, so one compilation serves every setting.
@@ -28,36 +29,17 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-NEG_INF = -jnp.inf
+from symbolic.generation.processors import (
+    NEG_INF,
+    LogitProcessor,
+    Masks,
+    StepContext,
+    advance,
+    apply_processors,
+)
+
 DecodeStepFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, Any]]
 # (params, state, tokens [B] int32) -> (logits [B, V] float32, state); the model config bound in.
-
-
-class StepContext(NamedTuple):
-    """What a logit processor may look at when choosing the token at `position + 1`."""
-
-    tokens: jax.Array  # [B, L] int32: prompt and tokens so far, pad beyond
-    position: jax.Array  # [] int32: index of the token just fed to the model
-    grammar_state: jax.Array  # [B] int32: automaton state (0 when no grammar is used)
-    constraint_state: jax.Array | None = None  # [B] int32: `ConstraintArrays` state
-
-
-LogitProcessor = Callable[[jax.Array, StepContext], jax.Array]
-
-
-class GrammarArrays(NamedTuple):
-    """A token automaton as device arrays (see `symbolic.generation.grammar.Grammar`)."""
-
-    allowed: jax.Array  # [S, V] bool: tokens allowed in each state
-    transition: jax.Array  # [S, V] int32: next state after emitting token v in state s
-
-
-class ConstraintArrays(NamedTuple):
-    """A constraint automaton run beside the grammar (see `symbolic.generation.constraints`)."""
-
-    allowed: jax.Array  # [E, V] bool
-    transition: jax.Array  # [E, V] int32
-    merge_into_eos: jax.Array  # [E, V] bool: forbidden tokens whose probability goes to EOS
 
 
 class SampleOutput(NamedTuple):
@@ -164,79 +146,6 @@ def choose(logits: jax.Array, rng: jax.Array, temperature: jax.Array | float) ->
     return jnp.where(jnp.asarray(temperature) > 0, categorical(rng, logits), greedy)
 
 
-# --- Constraints: LogitProcessors --------------------------------------------------------------
-
-
-def grammar_mask(allowed: jax.Array) -> LogitProcessor:
-    """A processor that sets logits of tokens the automaton forbids in each row's state to -inf."""
-
-    def process(logits: jax.Array, ctx: StepContext) -> jax.Array:
-        return jnp.where(allowed[ctx.grammar_state], logits, NEG_INF)
-
-    return process
-
-
-def token_mask(mask: jax.Array) -> LogitProcessor:
-    """A processor allowing only tokens where mask [V] bool is true (a static constraint)."""
-
-    def process(logits: jax.Array, ctx: StepContext) -> jax.Array:
-        return jnp.where(mask, logits, NEG_INF)
-
-    return process
-
-
-def constraint_mask(constraints: ConstraintArrays, eos_id: int) -> LogitProcessor:
-    """Intersect with the constraint automaton's mask in each row's `ctx.constraint_state`.
-
-    Tokens marked `merge_into_eos` give their probability to EOS (e.g. the Bar that would open
-    one bar too many). A row left with no allowed token keeps its incoming logits: the
-    constraints yield to the grammar rather than stall the sampler (not expected with the
-    tables of `symbolic.generation.constraints`, which avoid dead ends).
-    """
-
-    def process(logits: jax.Array, ctx: StepContext) -> jax.Array:
-        state = ctx.constraint_state
-        merge = constraints.merge_into_eos[state]  # [B, V]
-        eos = jax.nn.logsumexp(
-            jnp.concatenate([logits[:, eos_id : eos_id + 1], jnp.where(merge, logits, NEG_INF)], 1),
-            axis=-1,
-        )
-        masked = jnp.where(constraints.allowed[state] & ~merge, logits, NEG_INF)
-        masked = masked.at[:, eos_id].set(
-            jnp.where(constraints.allowed[state, eos_id], eos, NEG_INF)
-        )
-        alive = jnp.any(masked > NEG_INF, axis=-1, keepdims=True)
-        return jnp.where(alive, masked, logits)
-
-    return process
-
-
-def repetition_penalty(penalty: jax.Array | float, ids: jax.Array) -> LogitProcessor:
-    """CTRL-style penalty on tokens in ids [V] bool already in the sequence: positive logits
-    are divided by `penalty`, negative ones multiplied (1.0 is off). Only `ids` (e.g. Pitch
-    tokens) are penalised, because structural tokens (Bar, Position) must repeat.
-    """
-    penalty = jnp.asarray(penalty, jnp.float32)
-
-    def process(logits: jax.Array, ctx: StepContext) -> jax.Array:
-        batch, length = ctx.tokens.shape
-        upto = (jnp.arange(length) <= ctx.position)[None, :]  # [1, L]: tokens fed so far
-        rows = jnp.arange(batch)[:, None]
-        seen = jnp.zeros(logits.shape, bool).at[rows, ctx.tokens].max(upto)
-        hit = seen & ids
-        return jnp.where(hit, jnp.where(logits > 0, logits / penalty, logits * penalty), logits)
-
-    return process
-
-
-def apply_processors(
-    logits: jax.Array, ctx: StepContext, processors: Sequence[LogitProcessor]
-) -> jax.Array:
-    for process in processors:
-        logits = process(logits, ctx)
-    return logits
-
-
 # --- The loop ----------------------------------------------------------------------------------
 
 
@@ -250,7 +159,7 @@ class _Carry(NamedTuple):
     decode_state: Any
 
 
-def _prefill(
+def prefill(
     decode_step_fn: DecodeStepFn, params, decode_state, tokens: jax.Array, count: jax.Array
 ):
     """Feed tokens[:, :count] through the model (their logits are not needed): -> decode state."""
@@ -259,51 +168,6 @@ def _prefill(
         return decode_step_fn(params, state, tokens[:, i])[1]
 
     return jax.lax.fori_loop(0, count, feed, decode_state)
-
-
-def _advance(
-    transitions: tuple[jax.Array | None, ...],
-    states: tuple[jax.Array, ...],
-    token: jax.Array,
-    moving: jax.Array,
-) -> tuple[jax.Array, ...]:
-    """Step each automaton's [B] states by token [B] where moving [B] bool (None: no table)."""
-    return tuple(
-        s if t is None else jnp.where(moving, t[s, token], s)
-        for t, s in zip(transitions, states, strict=True)
-    )
-
-
-def _setup_processors(
-    batch: int,
-    eos_id: int,
-    grammar: GrammarArrays | None,
-    grammar_states: jax.Array | None,
-    constraints: ConstraintArrays | None,
-    constraint_states: jax.Array | None,
-    penalty: jax.Array | float,
-    penalty_ids: jax.Array | None,
-    processors: Sequence[LogitProcessor],
-) -> tuple[list[LogitProcessor], tuple, tuple[jax.Array, jax.Array]]:
-    """Processors in order (penalty, grammar, constraints, extra), the automata's transition
-    tables, and their [B] int32 start states (zeros for an automaton not used)."""
-    chain: list[LogitProcessor] = []
-    if penalty_ids is not None:
-        chain.append(repetition_penalty(penalty, penalty_ids))
-    transitions: list[jax.Array | None] = [None, None]
-    starts = [jnp.zeros((batch,), jnp.int32)] * 2
-    if grammar is not None:
-        if grammar_states is None:
-            raise ValueError("grammar needs grammar_states: each row's state after its prompt")
-        chain.append(grammar_mask(grammar.allowed))
-        transitions[0], starts[0] = grammar.transition, jnp.asarray(grammar_states, jnp.int32)
-    if constraints is not None:
-        if constraint_states is None:
-            raise ValueError("constraints need constraint_states: each row's state")
-        chain.append(constraint_mask(constraints, eos_id))
-        transitions[1] = constraints.transition
-        starts[1] = jnp.asarray(constraint_states, jnp.int32)
-    return [*chain, *processors], tuple(transitions), (starts[0], starts[1])
 
 
 def _make_body(
@@ -332,7 +196,7 @@ def _make_body(
         forced = nxt < prompt_lengths  # still inside this row's (longer) prompt
         token = jnp.where(forced, c.tokens[:, nxt], jnp.where(c.finished, pad_id, sampled))
         generating = ~forced & ~c.finished
-        grammar_state, constraint_state = _advance(
+        grammar_state, constraint_state = advance(
             transitions, (c.grammar_state, c.constraint_state), token, generating
         )
         done = generating & ((token == eos_id) | (nxt + 1 >= budget_end))
@@ -363,26 +227,15 @@ def sample(
     temperature: jax.Array | float = 1.0,
     top_k: jax.Array | int = 0,
     top_p: jax.Array | float = 1.0,
-    grammar: GrammarArrays | None = None,
-    grammar_states: jax.Array | None = None,
-    constraints: ConstraintArrays | None = None,
-    constraint_states: jax.Array | None = None,
-    repetition_penalty: jax.Array | float = 1.0,
-    penalty_ids: jax.Array | None = None,
-    processors: Sequence[LogitProcessor] = (),
+    masks: Masks = Masks(),
 ) -> SampleOutput:
     """Continue each prompt by up to `max_new_tokens` tokens, one cached decode step at a time.
 
     prompt: [B, P] int32, each row starting with BOS, right-padded with pad_id to P.
     prompt_lengths: [B] int32 real lengths (>= 1); None means all P.
     init_state: the model's empty decode state for B rows (a KV cache must hold P + N - 1 tokens).
-    grammar / grammar_states: the automaton and [B] int32 states each row is in after its prompt
-        (`grammar.start_state` for a bare BOS); only sampled tokens advance the state.
-    constraints / constraint_states: a second automaton intersected with the grammar (key, range,
-        polyphony, grid, bars: `symbolic.generation.constraints`) and each row's [B] int32 state.
-    repetition_penalty / penalty_ids: penalise tokens in penalty_ids [V] bool already present
-        (None: no penalty).
-    processors: extra constraints applied after the grammar mask, before temperature.
+    masks: the grammar, constraints, repetition penalty and extra processors, with each row's
+        [B] int32 automaton states after its prompt (see `Masks`); applied before temperature.
     temperature <= 0 is greedy; top_k <= 0 and top_p >= 1 disable those filters.
 
     Returns tokens [B, P + N] int32 (prompt, continuation, EOS, then pad_id) and lengths [B] int32.
@@ -399,18 +252,8 @@ def sample(
     tokens = jnp.full((batch, total), pad_id, jnp.int32).at[:, :prompt_len].set(prompt)
     # Shared prefix of every row: feed it without sampling.
     first = jnp.min(prompt_lengths) - 1
-    decode_state = _prefill(decode_step_fn, params, init_state, tokens, first)
-    processors, transitions, (g_states, c_states) = _setup_processors(
-        batch,
-        eos_id,
-        grammar,
-        grammar_states,
-        constraints,
-        constraint_states,
-        repetition_penalty,
-        penalty_ids,
-        processors,
-    )
+    decode_state = prefill(decode_step_fn, params, init_state, tokens, first)
+    processors, transitions, (g_states, c_states) = masks.chain(batch, eos_id)
     settings = (
         jnp.asarray(temperature, jnp.float32),
         jnp.asarray(top_k, jnp.int32),

@@ -1,49 +1,82 @@
-"""Model registry. Every model module exports the same small surface:
+"""Model registry: one `ModelSpec` per model family, read by `train --model`, config resolution,
+the trainer and the checkpoint loader, so that adding a family is one entry here plus its module.
 
-- a Flax module class: `Module(config)(tokens [B, T] int32, *, train) -> logits [B, T, V] float32`
-- `init_decode_state(config, params, batch_size) -> state` (a KV cache, or LSTM carries)
-- `decode_step(config, params, state, tokens [B] int32) -> (logits [B, V] float32, state)`
+Every model module exports the same small surface:
 
-and is registered with the name of its training objective in `symbolic.train.losses.OBJECTIVES`
-("lm": next-token cross-entropy; "elbo": the VAE's reconstruction + beta * KL). The VAE decodes
-whole segments from a latent instead (`vae.sample`).
+- a frozen config dataclass (a preset's section named after the family overrides its fields);
+- a Flax module class: `Module(config)(tokens [B, T] int32, *, train) -> logits [B, T, V] float32`;
+- if it decodes incrementally, `init_decode_state(config, params, batch_size) -> state` (a KV
+  cache, or LSTM carries) and `decode_step(config, params, state, tokens [B] int32) ->
+  (logits [B, V] float32, state)`. The VAE decodes whole segments from a latent instead
+  (`vae.sample`).
 
 Models import only jax, flax and numpy: no I/O, no tokenizer.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType
 
 from flax import linen as nn
 
 from symbolic.models import lstm, transformer, vae
 
-_REGISTRY: dict[str, tuple[ModuleType, type[nn.Module], str]] = {
-    "transformer": (transformer, transformer.TransformerLM, "lm"),
-    "lstm": (lstm, lstm.LSTMLM, "lm"),
-    "vae": (vae, vae.MusicVAE, "elbo"),
-}
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the rest of the engine needs to know about one model family."""
+
+    name: str  # `train --model NAME`, the preset section and config.json's model_name
+    config_class: type  # frozen dataclass of hyper-parameters
+    module_class: type[nn.Module]
+    module: ModuleType  # holds init_decode_state / decode_step when `incremental`
+    objective: str  # a key of `symbolic.training.losses.OBJECTIVES`: "lm" or "elbo"
+    incremental: bool  # decodes token by token (the sampler and beam search need this)
 
 
-def get(name: str) -> ModuleType:
-    """The module implementing model `name` (for init_decode_state / decode_step)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose from {sorted(_REGISTRY)}")
-    return _REGISTRY[name][0]
-
-
-def build(name: str, config) -> nn.Module:
-    """The Flax module for model `name` configured by `config`."""
-    get(name)
-    return _REGISTRY[name][1](config)
-
-
-def objective(name: str) -> str:
-    """The name of model `name`'s training objective (a key of `symbolic.train.losses.OBJECTIVES`)."""
-    get(name)
-    return _REGISTRY[name][2]
+SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        "transformer",
+        transformer.TransformerConfig,
+        transformer.TransformerLM,
+        transformer,
+        "lm",
+        incremental=True,
+    ),
+    ModelSpec("lstm", lstm.LSTMConfig, lstm.LSTMLM, lstm, "lm", incremental=True),
+    ModelSpec("vae", vae.VAEConfig, vae.MusicVAE, vae, "elbo", incremental=False),
+)
+_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
+    """The registered model names, sorted (the choices of `train --model`)."""
+    return sorted(_BY_NAME)
+
+
+def spec(name: str) -> ModelSpec:
+    """The spec of model `name`; a one-line error names the known models."""
+    if name not in _BY_NAME:
+        raise ValueError(f"unknown model {name!r}; choose from {names()}")
+    return _BY_NAME[name]
+
+
+def decoder(name: str) -> ModuleType:
+    """The module whose `init_decode_state` / `decode_step` sample model `name` token by token."""
+    found = spec(name)
+    if not found.incremental:
+        raise ValueError(
+            f"model {name!r} does not decode token by token (try `symbolic vae sample`)"
+        )
+    return found.module
+
+
+def build(name: str, config) -> nn.Module:
+    """The Flax module for model `name` configured by `config` (an instance of its config_class)."""
+    return spec(name).module_class(config)
+
+
+def objective(name: str) -> str:
+    """Model `name`'s training objective: a key of `symbolic.training.losses.OBJECTIVES`."""
+    return spec(name).objective

@@ -158,12 +158,3 @@ def sample(
 
     _, tokens = jax.lax.scan(step, (carries, start, rng), jnp.arange(config.seq_len))
     return tokens.T
-
-
-def init_decode_state(config: VAEConfig, params, batch_size: int):
-    """The VAE decodes whole segments from a latent (see `sample`), not token by token."""
-    raise NotImplementedError("use symbolic.models.vae.sample (or `symbolic vae sample`)")
-
-
-def decode_step(config: VAEConfig, params, state, tokens: jax.Array):
-    raise NotImplementedError("use symbolic.models.vae.sample (or `symbolic vae sample`)")

@@ -1,5 +1,5 @@
-"""Token-level losses returned as sums plus a denominator, so that means are taken on the host
-over exactly the unmasked tokens (eval batches are partly padding)."""
+"""Token- and frame-level losses returned as sums plus a denominator, so that means are taken on
+the host over exactly the unmasked positions (eval batches are partly padding)."""
 
 from __future__ import annotations
 
@@ -99,5 +99,27 @@ def elbo_objective(model, params, batch: dict, *, step, rng, train: bool):
     return loss, {**sums, "beta": beta}
 
 
-# Training objectives by name; `symbolic.models.objective(model_name)` picks one per model.
-OBJECTIVES = {"lm": lm_objective, "elbo": elbo_objective}
+def frame_nll_sums(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
+    """Piano-roll frames: logits, targets [B, T, K] (targets 0/1 float32), mask [B, T] float32 ->
+    {"nll_sum" (the K Bernoulli NLLs of each frame, summed), "correct_sum" (frames whose every
+    key is right), "token_count" (frames)} scalars, so `mean_metrics` gives nats per frame."""
+    per_frame = optax.sigmoid_binary_cross_entropy(logits, targets).sum(-1)  # [B, T]
+    correct = jnp.all((logits > 0) == (targets > 0.5), axis=-1).astype(jnp.float32)
+    return {
+        "nll_sum": jnp.sum(per_frame * mask),
+        "correct_sum": jnp.sum(correct * mask),
+        "token_count": jnp.sum(mask),
+    }
+
+
+def frame_objective(model, params, batch: dict, *, step, rng, train: bool):
+    """Next-frame multi-label NLL: inputs, targets [B, T, K] float32 rolls (targets = the frames
+    after the inputs) -> (mean nats per unmasked frame, sums)."""
+    logits = model.apply({"params": params}, batch["inputs"], train=train, rngs={"dropout": rng})
+    sums = frame_nll_sums(logits, batch["targets"], batch["mask"])
+    return sums["nll_sum"] / jnp.maximum(sums["token_count"], 1.0), sums
+
+
+# Training objectives by name; `symbolic.models.objective(model_name)` picks one per model, and a
+# model outside the registry (the chorale benchmark's frame LSTM) names its own.
+OBJECTIVES = {"lm": lm_objective, "elbo": elbo_objective, "frames": frame_objective}

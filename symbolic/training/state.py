@@ -19,9 +19,10 @@ class TrainState:
 
 
 def init_state(
-    model: nn.Module, tx: optax.GradientTransformation, seed: int, batch_size: int, seq_len: int
+    model: nn.Module, tx: optax.GradientTransformation, seed: int, example: jax.ShapeDtypeStruct
 ) -> TrainState:
-    """Initialise parameters from `seed` and the optimizer state (pure: jit it with shardings)."""
-    dummy = jnp.zeros((batch_size, seq_len), jnp.int32)
+    """Initialise parameters from `seed` on zeros shaped like `example` (one model input, e.g.
+    [1, T] int32 token ids) and the optimizer state (pure: jit it with shardings)."""
+    dummy = jnp.zeros(example.shape, example.dtype)
     params = model.init(jax.random.PRNGKey(seed), dummy)["params"]
     return TrainState(step=jnp.array(0, jnp.int32), params=params, opt_state=tx.init(params))

@@ -8,17 +8,16 @@ run killed mid-save keeps its previous checkpoint.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 
-from symbolic.train.config import RunConfig
+from symbolic.data.meta import META_FILE, Meta, read_meta
+from symbolic.training.config import RunConfig
 
 CONFIG_FILE = "config.json"
-META_FILE = "meta.json"
 TOKENIZER_FILE = "tokenizer.json"
 
 
@@ -99,13 +98,13 @@ def restore_params(run_dir: Path, which: str = "best") -> tuple[Any, int]:
     raise FileNotFoundError(f"{run_dir}: no checkpoint found; train it with `symbolic train`")
 
 
-def load_run(run_dir: Path, which: str = "best") -> tuple[RunConfig, Any, dict]:
+def load_run(run_dir: Path, which: str = "best") -> tuple[RunConfig, Any, Meta]:
     """Everything generation needs from a run directory: (config, params, meta)."""
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
     config = RunConfig.load(config_path)
-    meta = json.loads((run_dir / META_FILE).read_text())
+    meta = read_meta(run_dir / META_FILE)
     params, _ = restore_params(run_dir, which)
     return config, params, meta

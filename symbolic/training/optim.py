@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import optax
 
-from symbolic.train.config import TrainConfig
+from symbolic.training.config import TrainConfig
 
 
 def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:

@@ -1,7 +1,7 @@
 """Pure train and eval steps; the trainer jits them once, with shardings.
 
-The loss is the model's objective (`symbolic.train.losses.OBJECTIVES`, chosen per model by the registry):
-`objective(model, params, batch, *, step, rng, train) -> (loss, sums)`.
+The loss is the model's objective (`symbolic.training.losses.OBJECTIVES`, chosen per model by the
+registry): `objective(model, params, batch, *, step, rng, train) -> (loss, sums)`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import jax
 import optax
 from flax import linen as nn
 
-from symbolic.train.losses import lm_objective
-from symbolic.train.state import TrainState
+from symbolic.training.losses import lm_objective
+from symbolic.training.state import TrainState
 
 Objective = Callable[..., tuple[jax.Array, dict]]
 

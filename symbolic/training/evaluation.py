@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
-from symbolic.data.batches import eval_batches, load_meta, load_split
-from symbolic.train import checkpoint, trainer
+from symbolic.data.batches import eval_batches, load_split
+from symbolic.data.meta import DataMeta, load_meta
+from symbolic.training import checkpoint, trainer
 
 
 def evaluate_lm_run(run_dir: Path, data_dir: Path, split: str = "test") -> dict:
     """NLL (nats/token), perplexity and next-token accuracy of RUN_DIR's best parameters over
     every target token of DATA_DIR's `split`; the record is appended to RUN_DIR/metrics.jsonl."""
     config, params, meta = checkpoint.load_run(run_dir)
-    if load_meta(data_dir).get("tokenizer_hash") != meta.get("tokenizer_hash"):
+    data_meta = load_meta(data_dir)
+    tokens = isinstance(meta, DataMeta) and isinstance(data_meta, DataMeta)  # not VAE segments
+    if not tokens or data_meta.tokenizer_hash != meta.tokenizer_hash:
         raise ValueError(
             f"{data_dir}: tokenized differently from the data {run_dir} was trained on"
         )
     compiled = trainer.compile_steps(config)
     tcfg = config.train
-    pad_id = int(meta["special_ids"]["pad"])
+    pad_id = meta.special_ids.pad
     batches = eval_batches(load_split(data_dir, split), tcfg.batch_size, tcfg.seq_len, 0, pad_id)
     metrics = trainer.evaluate(compiled, params, batches)
     record = {"event": "eval", "split": split, **metrics, "perplexity": math.exp(metrics["nll"])}
-    with (Path(run_dir) / trainer.METRICS_FILE).open("a") as f:
-        f.write(json.dumps(record) + "\n")
+    trainer.MetricsLog.of_run(run_dir).write(record)
     return record

@@ -1,0 +1,77 @@
+"""`symbolic manifest` and `symbolic prepare`: MIDI folders -> manifests -> token arrays."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from symbolic.cli.arguments import add_transpose_arg
+
+
+def cmd_manifest(args) -> None:
+    from symbolic.data.manifest import write_folder_manifest
+
+    path = write_folder_manifest(
+        args.folder, args.out, name=args.name, seed=args.seed, licence=args.licence
+    )
+    print(f"wrote {path}")
+
+
+def cmd_prepare(args) -> None:
+    from symbolic.data.prepare import prepare
+    from symbolic.data.views import View
+
+    meta = prepare(
+        args.manifest,
+        args.tokenizer,
+        args.out,
+        augment_transpose=args.transpose,
+        workers=args.workers,
+        progress=not args.no_progress,
+        view=View(args.view, args.track, args.chord_rate),
+    )
+    _print_prepare(meta, args.out)
+
+
+def _print_prepare(meta, out: Path) -> None:
+    """meta: the DataMeta that `prepare` wrote."""
+    counts = ", ".join(
+        f"{k}: {v.sequences} seqs / {v.tokens:,} tokens" for k, v in meta.counts.items()
+    )
+    print(f"prepared {out} (vocab {meta.vocab_size}; {counts}; {len(meta.skipped)} skipped)")
+    for item in meta.skipped:
+        print(f"  skipped {item.file}: {item.reason}")
+
+
+def add_manifest(subparsers) -> None:
+    p = subparsers.add_parser("manifest", help="write a manifest for a folder of MIDI files")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--name", default=None)
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split")
+    p.add_argument("--licence", default="unknown: check the source's terms")
+    p.set_defaults(func=cmd_manifest)
+
+
+def add_prepare(subparsers) -> None:
+    p = subparsers.add_parser("prepare", help="tokenize a manifest's works into token arrays")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--tokenizer", default="remi", help="preset in tokenizers/ or a JSON path")
+    p.add_argument("--out", type=Path, required=True)
+    add_transpose_arg(p, "augment train by transposing LOW..HIGH semitones, e.g. -3..3")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true")
+    _add_view_args(p)
+    p.set_defaults(func=cmd_prepare)
+
+
+def _add_view_args(p: argparse.ArgumentParser) -> None:
+    """What `prepare` keeps of each work (checked by symbolic.data.views.View, which is not
+    imported here: it loads miditok, and the parser is built for every command)."""
+    p.add_argument(
+        "--view",
+        default="full",
+        help="full, melody, chords, drums, melody_over_chords or chords_for_melody",
+    )
+    p.add_argument("--track", default=None, help="melody views: a track or GM program name")
+    p.add_argument("--chord-rate", default="beat", help="chord views: a chord per beat or bar")

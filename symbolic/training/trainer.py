@@ -1,0 +1,421 @@
+"""The training engine: the one `TrainLoop`, its batch sources, and `train` for run directories.
+
+`TrainLoop` runs jitted steps (`compile_steps`, or `compile_model` for a model outside the
+registry) over any `BatchSource`; it owns early stopping (`EarlyStopping`), the metrics log
+(`MetricsLog`, the only writer of metrics.jsonl) and the checkpoint cadence. `train` gives it a
+prepared data directory and a run directory: running the same command again resumes from
+RUN_DIR/checkpoints/latest, and since the batches are a function of (seed, step), a resumed run
+reproduces the losses of an uninterrupted one. A benchmark gives it its own batches and
+`BestInMemory` instead of a run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+from tqdm.auto import tqdm
+
+from symbolic import models
+from symbolic.data import fim
+from symbolic.data.meta import Meta, SegmentsMeta, load_meta, read_meta, write_meta
+from symbolic.training import parallel
+from symbolic.training.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
+from symbolic.training.config import RunConfig, TrainConfig
+from symbolic.training.losses import OBJECTIVES, mean_metrics
+from symbolic.training.optim import learning_rate_schedule, make_optimizer
+from symbolic.training.sources import load_data
+from symbolic.training.state import TrainState, init_state
+from symbolic.training.steps import Objective, eval_step, train_step
+
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+MIN_IMPROVEMENT = 1e-4  # nats: a smaller drop in validation NLL does not reset the patience
+
+Batch = dict[str, np.ndarray]  # host arrays, leading axis the global batch
+
+
+def with_vocab_size(config: RunConfig, meta: Meta) -> RunConfig:
+    """The config with the model's vocabulary sized to the data set's (plus the FIM sentinels
+    of `symbolic.data.fim` when train.fim_rate > 0); for segment data (fixed length, see
+    `symbolic.data.segments`) also the model's and the batches' segment length."""
+    model = dataclasses.replace(config.model, vocab_size=meta.vocab_size)
+    if not isinstance(meta, SegmentsMeta):
+        vocab = model.vocab_size + fim.extra_vocab(config.train.fim_rate)
+        return dataclasses.replace(config, model=dataclasses.replace(model, vocab_size=vocab))
+    length = meta.segment_steps
+    if hasattr(model, "seq_len"):
+        model = dataclasses.replace(model, seq_len=length)
+    train_cfg = dataclasses.replace(config.train, seq_len=length)
+    return dataclasses.replace(config, model=model, train=train_cfg)
+
+
+def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConfig:
+    """Fill the vocabulary size from the data, check a resumed run matches, and copy the config,
+    meta.json and tokenizer into RUN_DIR so that the run is self-contained."""
+    meta = load_meta(data_dir)
+    config = with_vocab_size(config, meta)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / CONFIG_FILE).is_file():
+        previous = RunConfig.load(run_dir / CONFIG_FILE)
+        if (previous.model_name, previous.model) != (config.model_name, config.model):
+            raise ValueError(
+                f"{run_dir}: holds a different model ({previous.model_name}, "
+                f"{previous.model}); use a new --workdir"
+            )
+        if read_meta(run_dir / META_FILE).tokenizer_hash != meta.tokenizer_hash:
+            raise ValueError(f"{run_dir}: was trained with another tokenizer than {data_dir}")
+    config.save(run_dir / CONFIG_FILE)
+    # + the FIM sentinel ids, if on
+    write_meta(fim.run_meta(meta, config.train.fim_rate), run_dir / META_FILE)
+    if (Path(data_dir) / TOKENIZER_FILE).is_file():  # segment data has a fixed encoding instead
+        shutil.copyfile(Path(data_dir) / TOKENIZER_FILE, run_dir / TOKENIZER_FILE)
+    return config
+
+
+@dataclasses.dataclass
+class Compiled:
+    """The jitted steps and their shardings for one run."""
+
+    train: Callable
+    evaluate: Callable
+    init: Callable
+    mesh: jax.sharding.Mesh
+
+
+def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
+    """Jit init/train/eval of `config`'s registered model and objective over a data-parallel
+    mesh of `devices` (default: all); the model is initialised on [1, seq_len] int32 tokens."""
+    model = models.build(config.model_name, config.model)
+    objective = OBJECTIVES[models.objective(config.model_name)]
+    example = jax.ShapeDtypeStruct((1, config.train.seq_len), jnp.int32)
+    return compile_model(model, objective, config.train, example, devices)
+
+
+def compile_model(
+    model: nn.Module,
+    objective: Objective,
+    tcfg: TrainConfig,
+    example: jax.ShapeDtypeStruct,
+    devices: list | None = None,
+) -> Compiled:
+    """Jit init/train/eval of any Flax `model` under `objective` (one of `OBJECTIVES`) with the
+    library's optimizer; `example` is the shape and dtype of one model input, for init."""
+    mesh = parallel.make_mesh(devices)
+    parallel.check_batch_size(tcfg.batch_size, mesh)
+    tx = make_optimizer(tcfg)
+    rep, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+    init = jax.jit(functools.partial(init_state, model, tx, tcfg.seed, example), out_shardings=rep)
+    train = jax.jit(
+        functools.partial(train_step, model=model, tx=tx, seed=tcfg.seed, objective=objective),
+        in_shardings=(rep, data),
+        out_shardings=(rep, rep),
+        donate_argnums=0,
+    )
+    evaluate = jax.jit(
+        functools.partial(eval_step, model=model, objective=objective),
+        in_shardings=(rep, data),
+        out_shardings=rep,
+    )
+    return Compiled(train=train, evaluate=evaluate, init=init, mesh=mesh)
+
+
+def evaluate(compiled: Compiled, params, batches: Iterable[Batch]) -> dict:
+    """Validation metrics summed over `batches` (host dicts), then averaged (nats per token)."""
+    totals: dict[str, float] = {}
+    for batch in batches:
+        sums = compiled.evaluate(params, parallel.shard_batch(batch, compiled.mesh))
+        for key, value in jax.device_get(sums).items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+    return mean_metrics(totals)
+
+
+class BatchSource(Protocol):
+    """What `TrainLoop` trains on. `train_batch(step)` is asked once per step, in order, and
+    should be a function of (seed, step) so that a resumed run sees the same batches."""
+
+    def train_batch(self, step: int) -> Batch: ...
+
+    def eval_batches(self) -> Iterable[Batch]:
+        """The validation batches, each position scored once (padding masked out)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Patience on validation NLL: `patience` evaluations in a row that do not beat the best by
+    MIN_IMPROVEMENT stop the run (0 never stops). Saved in the latest checkpoint as `progress`."""
+
+    patience: int
+    best_nll: float | None = None
+    best_step: int = 0
+    evals_without_improvement: int = 0
+    stopped_early: bool = False
+
+    def observe(self, nll: float, step: int) -> EarlyStopping:
+        """The record after an evaluation at `step`; `improved_at(step)` says if it was best."""
+        if self.best_nll is None or nll < self.best_nll - MIN_IMPROVEMENT:
+            return dataclasses.replace(
+                self, best_nll=nll, best_step=step, evals_without_improvement=0
+            )
+        bad = self.evals_without_improvement + 1
+        return dataclasses.replace(
+            self, evals_without_improvement=bad, stopped_early=0 < self.patience <= bad
+        )
+
+    def improved_at(self, step: int) -> bool:
+        return self.best_nll is not None and self.best_step == step
+
+    def progress(self) -> dict:
+        """The JSON record a checkpoint keeps (patience comes from the config on resume)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "patience"}
+
+    @classmethod
+    def from_progress(cls, patience: int, progress: dict) -> EarlyStopping:
+        """Back from `progress()`; checkpoints from before `best_step` was kept lack it."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"patience"}
+        return cls(patience, **{k: v for k, v in progress.items() if k in names})
+
+
+class MetricsLog:
+    """The one writer of a run's metrics.jsonl: one JSON record a line, appended to (by a resumed
+    run and by `symbolic eval`). `records` holds this session's; with no path (a benchmark's
+    in-memory run) that is all there is."""
+
+    def __init__(self, path: Path | None):
+        self.path, self.records = path, []
+
+    @classmethod
+    def of_run(cls, run_dir: Path) -> MetricsLog:
+        return cls(Path(run_dir) / METRICS_FILE)
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def recent_median(self, key: str, last: int = 20) -> float | None:
+        """Median of `key` over the last `last` records that have it set; None if none do."""
+        values = [r.get(key) for r in self.records[-last:]]
+        values = [v for v in values if v]
+        return float(np.median(values)) if values else None
+
+
+class CheckpointSink(Protocol):
+    """Where `TrainLoop` saves to and resumes from: `Checkpoints` (a run directory) or
+    `BestInMemory`."""
+
+    def restore_latest(self, abstract_state: Any) -> tuple[Any, dict] | None: ...
+
+    def save_latest(self, step: int, state: Any, progress: dict) -> None: ...
+
+    def save_best(self, step: int, params: Any, record: dict) -> None: ...
+
+
+class BestInMemory:
+    """A `CheckpointSink` without a run directory (benchmarks, notebooks): nothing to resume,
+    and `params` is a host copy of the best validation parameters."""
+
+    def __init__(self):
+        self.params, self.record = None, None
+
+    def restore_latest(self, abstract_state: Any) -> None:
+        return None
+
+    def save_latest(self, step: int, state: Any, progress: dict) -> None:
+        """Nothing: a run without a directory is not resumed."""
+
+    def save_best(self, step: int, params: Any, record: dict) -> None:
+        # A host copy: the train step donates the state's buffers.
+        self.params, self.record = jax.device_get(params), record
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one `TrainLoop.run` session ends with."""
+
+    state: TrainState
+    first_step: int  # > 0 when the session resumed
+    last_loss: float  # the last logged train loss
+    stopping: EarlyStopping
+    compile_s: float
+    wall_s: float
+    tokens_per_s: float | None  # median over the session's last train records
+
+
+def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = True) -> dict:
+    """Train (or resume) `config` on DATA_DIR inside RUN_DIR; returns the run's summary."""
+    data_dir, run_dir = Path(data_dir), Path(run_dir)
+    config = prepare_run_dir(config, data_dir, run_dir)
+    data = load_data(data_dir, config, load_meta(data_dir))
+    compiled = compile_steps(config)
+    checkpoints = Checkpoints(run_dir)
+    try:
+        log = MetricsLog.of_run(run_dir)
+        loop = TrainLoop(config.train, compiled, data, checkpoints, log, name=config.model_name)
+        outcome = loop.run(progress)
+    finally:
+        checkpoints.close()
+    summary = run_summary(config, outcome, data.baseline_nll())
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def run_summary(config: RunConfig, outcome: Outcome, unigram_valid_nll: float) -> dict:
+    """summary.json of a run directory."""
+    state = outcome.state
+    return {
+        "model": config.model_name,
+        "steps": int(state.step),
+        "steps_this_session": int(state.step) - outcome.first_step,
+        "final_train_loss": outcome.last_loss,
+        "best_valid_nll": outcome.stopping.best_nll,
+        "unigram_valid_nll": unigram_valid_nll,
+        "stopped_early": outcome.stopping.stopped_early,
+        "tokens_per_s": outcome.tokens_per_s,
+        "compile_s": outcome.compile_s,
+        "wall_s": outcome.wall_s,
+        "devices": [str(d) for d in jax.devices()],
+        "num_params": num_params(state.params),
+    }
+
+
+def num_params(params) -> int:
+    return int(sum(x.size for x in jax.tree.leaves(params)))
+
+
+def _latent_record(metrics: dict) -> dict:
+    """A VAE's KL annealing weight and KL nats per segment for the train log; {} for LMs."""
+    if "kl_sum" not in metrics:
+        return {}
+    segments = max(float(metrics["segment_count"]), 1.0)
+    return {"beta": float(metrics["beta"]), "kl": float(metrics["kl_sum"]) / segments}
+
+
+class TrainLoop:
+    """One training session over a batch source: the jitted steps, train and valid records in
+    `log` every `log_every` / `eval_every` steps, early stopping, and `checkpoints` saved every
+    `checkpoint_every` steps (and the best parameters at each improvement). `echo` prints the
+    one-line validation summaries."""
+
+    def __init__(
+        self,
+        tcfg: TrainConfig,
+        compiled: Compiled,
+        data: BatchSource,
+        checkpoints: CheckpointSink,
+        log: MetricsLog,
+        *,
+        echo: Callable[[str], None] = tqdm.write,
+        name: str = "",
+    ):
+        self.tcfg, self.compiled, self.data = tcfg, compiled, data
+        self.checkpoints, self.log, self.echo, self.name = checkpoints, log, echo, name
+        self.lr = learning_rate_schedule(tcfg)
+        self.stopping = EarlyStopping(tcfg.patience)
+
+    def run(self, show_progress: bool = False) -> Outcome:
+        """Train from the latest checkpoint (or from init) to `steps` or an early stop."""
+        tcfg, started = self.tcfg, time.time()
+        state = self._restore_or_init()
+        first_step = int(state.step)
+        first_batch = self.data.train_batch(first_step)
+        compile_s = self._compile_train(state, first_batch)
+        bar = tqdm(
+            total=tcfg.steps,
+            initial=first_step,
+            disable=not show_progress,
+            desc=f"train {self.name}",
+            unit="step",
+            dynamic_ncols=True,
+        )
+        self._window = (time.time(), first_step)  # throughput since the last train record
+        step, metrics, last_loss = first_step, None, float("nan")
+        while step < tcfg.steps and not self.stopping.stopped_early:
+            batch = first_batch if step == first_step else self.data.train_batch(step)
+            previous = metrics
+            state, metrics = self.compiled.train(
+                state, parallel.shard_batch(batch, self.compiled.mesh)
+            )
+            # At most two steps in flight: deeper async queues deadlock XLA:CPU's in-process
+            # all-reduce across forced host devices, and one step of overlap hides dispatch.
+            jax.block_until_ready(previous)
+            step += 1
+            bar.update(1)
+            if step % tcfg.log_every == 0 or step == tcfg.steps:
+                last_loss = self._log_train(step, metrics, bar)
+            if step % tcfg.eval_every == 0 or step == tcfg.steps:
+                self._evaluate(state, step)
+            if (
+                step % tcfg.checkpoint_every == 0
+                or step == tcfg.steps
+                or self.stopping.stopped_early
+            ):
+                self.checkpoints.save_latest(step, state, self.stopping.progress())
+        bar.close()
+        tokens_per_s = self.log.recent_median("tokens_per_s")
+        wall_s = time.time() - started
+        return Outcome(state, first_step, last_loss, self.stopping, compile_s, wall_s, tokens_per_s)
+
+    def _restore_or_init(self) -> TrainState:
+        abstract = jax.eval_shape(self.compiled.init)
+        restored = self.checkpoints.restore_latest(abstract)
+        if restored is None:
+            self.log.write({"event": "start", "step": 0, "time": time.time()})
+            return self.compiled.init()
+        state, progress = restored
+        self.stopping = EarlyStopping.from_progress(self.tcfg.patience, progress)
+        self.log.write({"event": "resume", "step": int(state.step), "time": time.time()})
+        return state
+
+    def _compile_train(self, state: TrainState, batch: Batch) -> float:
+        """Compile the train step ahead of time, so compile time is reported on its own."""
+        start = time.time()
+        self.compiled.train = self.compiled.train.lower(
+            state, parallel.shard_batch(batch, self.compiled.mesh)
+        ).compile()
+        return time.time() - start
+
+    def _log_train(self, step: int, metrics: dict, bar: tqdm) -> float:
+        """Write a train record; returns its loss."""
+        loss = float(metrics["loss"])  # waits for the device
+        window_start, window_step = self._window
+        tokens = (step - window_step) * self.tcfg.batch_size * self.tcfg.seq_len
+        tokens_per_s = tokens / (time.time() - window_start)
+        self.log.write(
+            {
+                "step": step,
+                "split": "train",
+                "loss": loss,
+                "grad_norm": float(metrics["grad_norm"]),
+                "lr": float(self.lr(step - 1)),
+                "tokens_per_s": tokens_per_s,
+                **_latent_record(metrics),
+            }
+        )
+        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:,.0f}")
+        self._window = (time.time(), step)
+        return loss
+
+    def _evaluate(self, state: TrainState, step: int) -> None:
+        metrics = evaluate(self.compiled, state.params, self.data.eval_batches())
+        self.stopping = self.stopping.observe(metrics["nll"], step)
+        best = self.stopping.best_nll
+        if self.stopping.improved_at(step):
+            self.checkpoints.save_best(step, state.params, {"step": step, **metrics})
+        self.log.write({"step": step, "split": "valid", **metrics, "best_nll": best})
+        self.echo(
+            f"step {step}: valid nll {metrics['nll']:.4f} (best {best:.4f} at step "
+            f"{self.stopping.best_step}, accuracy {metrics['accuracy']:.3f})"
+        )
