@@ -4,7 +4,7 @@ melody segments). Never imports jax.
 ``prepare`` and ``prepare_segments`` build these records; ``load_meta(data_dir)`` reads one back
 and validates it once, so the rest of the engine reads attributes, not keys. ``to_json`` writes
 the same keys, in the same order, as meta.json always held: prepared folders and run directories
-(a run copies its data set's meta.json, ``train/checkpoint.py``) written before these types still
+(a run copies its data set's meta.json, ``training/checkpoint.py``) written before these types still
 load, and a round trip gives the same file.
 
 A run directory's meta.json may be smaller than a prepared folder's (the tests write runs by

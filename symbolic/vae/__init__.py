@@ -8,7 +8,7 @@ wire these.
 
 Modules, low to high: latent (numpy: slerp), run (VAERun, load_vae, encode/decode), files (MIDI
 and WAV writing), attributes, similarity, evaluation, commands (sample/interpolate/vary -> files).
-vae/ may import data/, output/, models/ and train/ (checkpoints), never generation/ or cli/.
+vae/ may import data/, output/, models/ and training/ (checkpoints), never generation/ or cli/.
 """
 
 from symbolic.vae.run import VAERun, load_vae
