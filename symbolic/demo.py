@@ -14,6 +14,7 @@ from pathlib import Path
 from symbolic.data.meta import DataMeta, load_meta
 from symbolic.data.prepare import is_prepared, prepare
 from symbolic.generation.generate import generate
+from symbolic.paths import output_folder
 from symbolic.training import config as config_lib
 from symbolic.training import trainer
 
@@ -38,7 +39,7 @@ def run_demo(
     tokenizer: str = "remi",
 ) -> dict:
     """Run prepare -> train -> generate -> render into OUT and return the report."""
-    out = Path(out)
+    out = output_folder(out)
     started = time.time()
     timings = {}
     meta = prepare_once(manifest, tokenizer, out / "data")

@@ -84,7 +84,7 @@ def test_missing_soundfont_is_one_clear_line(tmp_path, monkeypatch):
 
 def test_soundfont_from_environment(tmp_path, monkeypatch):
     font = tmp_path / "mine.sf2"
-    font.write_bytes(b"")
+    font.write_bytes(b"RIFF\x04\x00\x00\x00sfbk")  # a SoundFont's header
     monkeypatch.setenv(render_lib.SOUNDFONT_ENV, str(font))
     assert render_lib.find_soundfont() == font
 

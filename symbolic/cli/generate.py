@@ -61,7 +61,12 @@ def cmd_generate(args) -> None:
 def _add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num", type=int, default=4, help="number of pieces to generate")
     p.add_argument("--max-tokens", type=int, default=512, help="new tokens per piece")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature, >= 0; 0 is greedy (always the likeliest token)",
+    )
     p.add_argument("--top-k", type=int, default=0, help="keep the k likeliest tokens (0: off)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus probability mass (1: off)")
     p.add_argument("--seed", type=int, default=0)
@@ -86,7 +91,7 @@ def _add_condition_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chords", default=None, help='a progression to follow, e.g. "C G Am F"')
     p.add_argument("--chords-file", type=Path, default=None, help="follow this file's chords")
     p.add_argument("--melody", type=Path, default=None, help="harmonise this MIDI's top voice")
-    p.add_argument("--tempo", type=float, default=None, help="beats per minute")
+    p.add_argument("--tempo", type=float, default=None, help="beats per minute (> 0)")
     p.add_argument("--time-signature", default=None, help="e.g. 3/4 (default 4/4)")
 
 

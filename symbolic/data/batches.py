@@ -32,9 +32,20 @@ def load_split(data_dir: Path, name: str) -> Split:
     path = data_dir / f"{name}.npy"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing split {name!r}")
-    tokens = np.load(path, mmap_mode="r")
-    offsets = np.load(data_dir / f"{name}_offsets.npy")
+    tokens = _load_array(path, mmap_mode="r")
+    offsets = _load_array(data_dir / f"{name}_offsets.npy")
     return Split(name, tokens, offsets)
+
+
+def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """np.load, a damaged file (truncated, or not an array) being a one-line error naming it:
+    numpy's own, "mmap length is greater than file size", names neither."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (ValueError, EOFError) as err:
+        raise ValueError(
+            f"{path}: damaged or not a NumPy array ({err}); run `symbolic prepare` again"
+        ) from None
 
 
 def _check_length(split: Split, seq_len: int) -> None:

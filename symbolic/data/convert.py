@@ -185,6 +185,17 @@ def parse_music21(path: str | Path):
     return converter.parse(str(path))
 
 
+def _read_midi(path: Path) -> Score:
+    """symusic's reader, its errors naming the file: its own, "MiniMidi: Invaild midi file!",
+    does not. The exception type is kept, so callers that sort errors by type still can."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such MIDI file")
+    try:
+        return Score(str(path))
+    except (RuntimeError, ValueError) as err:
+        raise type(err)(f"{path}: not a valid MIDI file ({err})") from err
+
+
 def load_score(path: str | Path) -> Score:
     """Read any supported file as a ``symusic.Score``, one track/program per voice.
 
@@ -193,11 +204,13 @@ def load_score(path: str | Path) -> Score:
 
     Raises:
         ValueError: unsupported suffix or a non-score format (e.g. ``.rntxt``).
+        FileNotFoundError: no file at ``path``.
+        RuntimeError: a damaged MIDI file (symusic's type, with the file named).
     """
     path = Path(path)
     kind = file_kind(path)
     if kind == "midi":
-        return Score(str(path))
+        return _read_midi(path)
     if kind == "score":
         data, _ = music21_to_midi_bytes(parse_music21(path))
         score = Score.from_midi(data)

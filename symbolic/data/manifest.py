@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from symbolic.data.convert import MIDI_SUFFIXES, NOT_SCORE_SUFFIXES, file_kind
+from symbolic.paths import output_file, read_json
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "valid", "test")
@@ -243,8 +244,7 @@ def _format_json(data: dict) -> str:
 
 def write_manifest(manifest: Manifest, path: str | Path) -> Path:
     """Write ``manifest`` as indented JSON (atomically: temp file then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_file(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(_format_json(manifest.to_json()))
     os.replace(tmp, path)
@@ -339,6 +339,13 @@ def _check_works(works, where: str) -> tuple[Work, ...]:
     return tuple(out)
 
 
+def _check_excluded(excluded, where: str) -> tuple[dict, ...]:
+    """The optional record of files left out: a list of objects (written back as it was read)."""
+    if not isinstance(excluded, list) or not all(isinstance(e, dict) for e in excluded):
+        raise _fail(where, "'excluded' must be a list of objects")
+    return tuple(excluded)
+
+
 def load_manifest(path: str | Path) -> Manifest:
     """Read and validate a manifest.
 
@@ -348,15 +355,11 @@ def load_manifest(path: str | Path) -> Manifest:
     path = Path(path)
     where = str(path)
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path, ManifestError)
     except FileNotFoundError:
         raise _fail(where, "no such manifest file") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise _fail(where, f"cannot read ({err})") from None
-    except json.JSONDecodeError as err:
-        raise _fail(
-            where, f"malformed JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from None
     if not isinstance(data, dict):
         raise _fail(where, "top level must be a JSON object")
     if data.get("format_version") != FORMAT_VERSION:
@@ -372,7 +375,7 @@ def load_manifest(path: str | Path) -> Manifest:
         licence=str(data.get("licence", "")),
         seed=data.get("seed", 0),
         works=_check_works(data.get("works"), where),
-        excluded=tuple(data.get("excluded", [])),
+        excluded=_check_excluded(data.get("excluded", []), where),
         split_fractions=data.get("split_fractions", dict(DEFAULT_FRACTIONS)),
         description=str(data.get("description", "")),
         file=path.resolve(),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from symbolic.data.views import View
+from symbolic.paths import read_json
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
@@ -328,12 +329,7 @@ def meta_from_json(data: Any, where: str = META_FILE) -> Meta:
 
 def read_meta(path: str | Path) -> Meta:
     """Read and validate one meta.json file (a data folder's or a run directory's)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise MetaError(f"{path}: malformed JSON at line {err.lineno}: {err.msg}") from None
-    return meta_from_json(data, str(path))
+    return meta_from_json(read_json(path, MetaError), str(path))
 
 
 def write_meta(meta: Meta, path: str | Path) -> Path:

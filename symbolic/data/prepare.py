@@ -61,6 +61,7 @@ from symbolic.data.meta import (
     read_meta,
     write_meta,
 )
+from symbolic.paths import output_folder
 
 # Bump when convert.py changes what it writes, so stale cached MIDI is not reused.
 CONVERT_CACHE_VERSION = 1
@@ -303,7 +304,8 @@ def _versions() -> dict[str, str]:
 
 
 def _check_replaceable(out_dir: Path) -> None:
-    """Refuse to replace a non-empty folder that is not a previous prepare."""
+    """Refuse to replace a file, or a non-empty folder that is not a previous prepare."""
+    output_folder(out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "meta.json").is_file():
         raise FileExistsError(
             f"{out_dir}: exists and is not a prepared data folder (no meta.json); "
@@ -361,7 +363,7 @@ def prepare(
         The ``meta.json`` record.
 
     Raises:
-        ManifestError: bad manifest. FileExistsError: ``out_dir`` is some other folder.
+        ManifestError: bad manifest. FileExistsError: ``out_dir`` is a file or some other folder.
         RuntimeError: every file was skipped (nothing is written then).
         ValueError: a view the tokenizer cannot lay out, or transposed drums.
     """

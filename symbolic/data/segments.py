@@ -27,6 +27,7 @@ import numpy as np
 from symusic import Note, Score, Track
 
 from symbolic.data.meta import META_FILE, SegmentCounts, SegmentsMeta, SkippedWork, write_meta
+from symbolic.paths import output_folder
 
 NO_EVENT, NOTE_OFF, FIRST_PITCH = 0, 1, 2
 VOCAB_SIZE = 130
@@ -155,8 +156,7 @@ def write_segments_dir(
 ) -> SegmentsMeta:
     """Write `{split}.npz` and meta.json. `splits[name]` holds (work id, segments [n, T],
     first bars [n]) per work; returns the meta written, with its counts, works and data_dir."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir, create=True)
     counts, works = {}, {}
     for name, items in splits.items():
         segs = [s for _, s, _ in items] or [np.zeros((0, meta.segment_steps), np.int32)]
@@ -204,6 +204,7 @@ def prepare_segments(
     if not melody:
         raise ValueError("only --melody segments are implemented (MusicVAE's melody encoding)")
     shifts = transposition_shifts(augment_transpose)
+    output_folder(out_dir)  # fail before the long part, not after it
     manifest = load_manifest(manifest_path)
     root, cache = source_root(manifest), cache_dir or default_cache_dir()
     splits: dict[str, list] = {"train": [], "valid": [], "test": []}

@@ -26,6 +26,7 @@ Numpy only (generate.py jits the sampler).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -50,6 +51,13 @@ class Condition:
     melody: str | Path | None = None  # a MIDI/score file to harmonise (its top voice)
     tempo: float | None = None  # beats per minute
     time_signature: str | None = None  # "3/4"
+
+    def __post_init__(self) -> None:
+        # A falsy tempo would otherwise read as "no tempo" and be dropped without a word.
+        if self.tempo is not None and not (math.isfinite(self.tempo) and self.tempo > 0):
+            raise ValueError(
+                f"tempo must be a finite number of beats per minute > 0, got {self.tempo}"
+            )
 
     @property
     def is_empty(self) -> bool:

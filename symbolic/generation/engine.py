@@ -96,7 +96,7 @@ def prompt_ids(
     special = run.meta.special_ids
     if primer is None:
         return [special.bos], automaton.start_state
-    where = "the primer Score" if isinstance(primer, Score) else str(primer)
+    where = primer_name(primer)
     try:
         score = primer if isinstance(primer, Score) else load_score(primer)
         body = views.encode_score(run.tokenizer, run.meta, score)
@@ -112,15 +112,29 @@ def prompt_ids(
     return [special.bos, *body], state
 
 
-def check_length(config: RunConfig, prompt_len: int, max_tokens: int) -> None:
-    """A KV cache holds config.model.max_len positions; prompt plus new tokens must fit."""
+def primer_name(primer: str | Path | Score) -> str:
+    """How an error names a primer: its file, or that it was a Score."""
+    return "the primer Score" if isinstance(primer, Score) else str(primer)
+
+
+def check_length(
+    config: RunConfig, prompt_len: int, max_tokens: int, where: str = "the prompt"
+) -> None:
+    """A KV cache holds config.model.max_len positions; prompt plus new tokens must fit.
+    `where` names the prompt (its file) in the error."""
     max_len = getattr(config.model, "max_len", None)
-    if max_len is not None and prompt_len + max_tokens > max_len:
+    if max_len is None or prompt_len + max_tokens <= max_len:
+        return
+    if prompt_len >= max_len:  # no max_tokens helps: say so, not "use max_tokens <= -88121"
         raise ValueError(
-            f"prompt ({prompt_len} tokens with BOS) + max_tokens ({max_tokens}) = "
-            f"{prompt_len + max_tokens} exceeds the model's max_len {max_len}; "
-            f"use max_tokens <= {max_len - prompt_len} or a shorter prompt"
+            f"{where}: the prompt is {prompt_len} tokens (with BOS), which fills the model's "
+            f"window of {max_len} tokens; use a prompt under {max_len} tokens"
         )
+    raise ValueError(
+        f"{where}: prompt ({prompt_len} tokens with BOS) + max_tokens ({max_tokens}) = "
+        f"{prompt_len + max_tokens} exceeds the model's max_len {max_len}; "
+        f"use max_tokens <= {max_len - prompt_len} or a shorter prompt"
+    )
 
 
 def decode_config(config: RunConfig, length: int):

@@ -23,6 +23,7 @@ from symbolic.generation.run import load_lm_run
 from symbolic.generation.settings import Controls, Sampling, sampling_of
 from symbolic.music import keys
 from symbolic.output import midi as midi_io
+from symbolic.paths import output_folder
 
 REPORT_FILE = "generation.json"
 
@@ -48,7 +49,7 @@ def write_midi(
     """
     out_dir = Path(out_dir)
     signature = keys.parse_key(key) if key else None
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir, create=True)
     paths = []
     for i, score in enumerate(scores):
         path = midi_io.save_daw_midi(
@@ -88,6 +89,7 @@ def generate(
     """
     settings_ = sampling_of(sampling, settings)
     controls, condition = controls or Controls(), condition or Condition()
+    output_folder(out_dir)  # before sampling, which may take minutes
     run = load_lm_run(run_dir)
     drawn = run.draw(settings_, primer=prompt_midi, controls=controls, condition=condition)
     paths = write_midi(
@@ -130,6 +132,7 @@ def generate_infill(
     span = infill.parse_bar_span(bars) if isinstance(bars, str) else tuple(bars)  # before loading
     settings_ = sampling_of(sampling, settings)
     controls = controls or Controls()
+    output_folder(out_dir)  # before sampling, which may take minutes
     run = load_lm_run(run_dir)
     drawn = infill.infill(run, prompt_midi, span, settings_, controls)
     # The kept bars are written as they are: --monophonic constrains the new notes only.

@@ -272,7 +272,7 @@ def infill(
         raise ValueError("--bars cannot be combined with --infill-bars: the span sets the bars")
     ids = sentinels(run)
     prompt, _ = engine.prompt_ids(run, engine.run_grammar(run), primer)
-    where = "the primer Score" if isinstance(primer, Score) else primer
+    where = engine.primer_name(primer)
     split = split_bars(prompt[1:], ids.bar, span, where)
     middles, stats = sample_middles(run, split, ids, controls, settings)
     complete = _complete(middles, span, settings.max_tokens)

@@ -103,6 +103,9 @@ class LMRun(LoadedRun):
         plan, tables = None, None
         if condition.is_empty:
             prompt, state = engine.prompt_ids(self, automaton, primer)
+            if primer is not None:  # the file named here: sample_tokens knows only the ids
+                where = engine.primer_name(primer)
+                engine.check_length(self.config, len(prompt), settings.max_tokens, where)
         else:
             if primer is not None:
                 raise ValueError(

@@ -6,6 +6,7 @@ error before any model is loaded. Numpy only: `symbolic.Sampling` does not impor
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from symbolic.generation import constraints
@@ -30,10 +31,13 @@ class Sampling:
     def __post_init__(self) -> None:
         if self.num < 1 or self.max_tokens < 1:
             raise ValueError(f"num and max_tokens must be >= 1 (got {self.num}, {self.max_tokens})")
-        if self.temperature < 0 or self.top_k < 0:
+        # NaN compares false both ways, so it would otherwise pass as a temperature and be greedy.
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
             raise ValueError(
-                f"temperature and top_k must be >= 0 (got {self.temperature}, {self.top_k})"
+                f"temperature must be finite and >= 0 (0 is greedy), got {self.temperature}"
             )
+        if not self.top_k >= 0:
+            raise ValueError(f"top_k must be >= 0 (0 keeps every token), got {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
@@ -65,11 +69,13 @@ class Controls:
 
     def __post_init__(self) -> None:
         self.spec()  # parses the key and the range, checks grid, polyphony and bars
-        if self.repetition_penalty <= 0 or self.beam < 0:
+        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
             raise ValueError(
-                f"repetition_penalty must be > 0 and beam >= 0 "
-                f"(got {self.repetition_penalty}, {self.beam})"
+                f"repetition_penalty must be finite and > 0 (1 is off), "
+                f"got {self.repetition_penalty}"
             )
+        if self.beam < 0:
+            raise ValueError(f"beam must be >= 0 (0 samples), got {self.beam}")
 
     def spec(self) -> constraints.Spec:
         """The constraints these controls ask for, parsed and checked."""

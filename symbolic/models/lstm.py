@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from symbolic.models import checks
+
 Carry = tuple[jax.Array, jax.Array]  # (h, c), each [B, H]
 
 
@@ -26,6 +28,12 @@ class LSTMConfig:
     num_layers: int = 2
     dropout: float = 0.1
     dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 0, "vocab_size")  # 0 until the data fills it in
+        checks.at_least(self, 1, "embed_dim", "hidden_size", "num_layers")
+        checks.in_range(self, "dropout", 0.0, 1.0, high_open=True)
+        checks.one_of(self, "dtype", checks.DTYPES)
 
 
 def _forget_bias_init(key, shape, dtype=jnp.float32):

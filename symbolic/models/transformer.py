@@ -17,6 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from symbolic.models import checks
+
+POSITIONS = ("rope", "learned")
+
 
 @dataclass(frozen=True)
 class TransformerConfig:
@@ -33,6 +37,25 @@ class TransformerConfig:
     rope_base: float = 10000.0
     dtype: str = "float32"  # activation dtype; parameters stay float32
     decode: bool = False  # True builds the incremental (KV-cached) variant
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 0, "vocab_size")  # 0 until the data fills it in
+        checks.at_least(self, 1, "d_model", "num_layers", "num_heads", "d_ff", "max_len")
+        checks.in_range(self, "dropout", 0.0, 1.0, high_open=True)
+        checks.one_of(self, "position", POSITIONS)
+        checks.one_of(self, "dtype", checks.DTYPES)
+        checks.positive(self, "rope_base")
+        # Heads split d_model evenly (a remainder would be dropped), and RoPE rotates pairs.
+        if self.d_model % self.num_heads:
+            raise ValueError(
+                f"TransformerConfig.num_heads ({self.num_heads}) must divide d_model "
+                f"({self.d_model})"
+            )
+        if self.position == "rope" and (self.d_model // self.num_heads) % 2:
+            raise ValueError(
+                f"TransformerConfig: position 'rope' needs an even head dim (d_model / num_heads), "
+                f"got {self.d_model // self.num_heads}"
+            )
 
 
 _INIT = nn.initializers.normal(stddev=0.02)

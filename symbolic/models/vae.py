@@ -13,12 +13,14 @@ with the bar's embedding, as in MusicVAE.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from symbolic.models import checks
 from symbolic.models.lstm import Carry, LSTMLayer
 
 
@@ -44,6 +46,21 @@ class VAEConfig:
     kl_anneal_rate: float = 0.99999
     free_bits: float = 48.0  # nats per segment
     dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        checks.at_least(self, 0, "vocab_size", "seq_len", "conductor_bars")  # 0: see above
+        sizes = ("embed_dim", "encoder_hidden", "decoder_hidden", "decoder_layers", "latent_dim")
+        checks.at_least(self, 1, *sizes, "conductor_hidden")
+        checks.in_range(self, "kl_beta", 0.0, math.inf, high_open=True)
+        checks.in_range(self, "kl_anneal_rate", 0.0, 1.0)
+        checks.in_range(self, "free_bits", 0.0, math.inf, high_open=True)
+        checks.one_of(self, "dtype", checks.DTYPES)
+        # The segment is reshaped into equal bars; a remainder would not reshape.
+        if self.seq_len and self.conductor_bars and self.seq_len % self.conductor_bars:
+            raise ValueError(
+                f"VAEConfig.conductor_bars ({self.conductor_bars}) must divide seq_len "
+                f"({self.seq_len})"
+            )
 
 
 class MusicVAE(nn.Module):

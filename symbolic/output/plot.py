@@ -12,6 +12,7 @@ import numpy as np
 from symusic import Score
 
 from symbolic.music.chords import CHORD_TRACK_NAME, label_events, symbol
+from symbolic.paths import output_file
 
 _FIGSIZE = (12, 4)
 
@@ -61,8 +62,7 @@ def plot_score(score, out: str | Path, title: str = "") -> Path:
     ax.set_ylabel("MIDI pitch")
     ax.set_title(title, pad=14)  # above the chord symbols
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = output_file(out)
     fig.savefig(out)
     plt.close(fig)
     return out

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from symbolic.paths import output_file
+
 SOUNDFONT_ENV = "SYMBOLIC_SOUNDFONT"
 # Debian/Ubuntu paths of `fluid-soundfont-gm` (FluidR3) and the alternatives' default.
 DEFAULT_SOUNDFONTS = (
@@ -47,7 +49,7 @@ def find_soundfont(soundfont: str | Path | None = None) -> Path:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise RenderError(f"SoundFont {path} does not exist")
-        return path
+        return _checked_soundfont(path)
     for candidate in DEFAULT_SOUNDFONTS:
         if Path(candidate).is_file():  # follows the default-GM.sf2 symlink
             return Path(candidate)
@@ -55,6 +57,16 @@ def find_soundfont(soundfont: str | Path | None = None) -> Path:
         f"no General MIDI SoundFont found (looked in {', '.join(DEFAULT_SOUNDFONTS)}); "
         f"{INSTALL_HINT}, or set {SOUNDFONT_ENV}=/path/to/font.sf2"
     )
+
+
+def _checked_soundfont(path: Path) -> Path:
+    """`path` if it starts like a SoundFont 2 file (a RIFF chunk of form "sfbk"): FluidSynth
+    given anything else warns, falls back to no font or another one, and exits 0."""
+    with path.open("rb") as f:
+        header = f.read(12)
+    if header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise RenderError(f"{path}: not a SoundFont (.sf2 files start with RIFF....sfbk)")
+    return path
 
 
 def fluidsynth_command(
@@ -140,15 +152,17 @@ def render(
     reverb switches FluidSynth's reverb and chorus together. gain_normalize scales the peak to
     -1 dBFS; without it FluidSynth's own gain is kept (and anything beyond full scale clips).
     Raises RenderError (one line, with the install command) when fluidsynth or a SoundFont is
-    missing, FileNotFoundError when the MIDI file is.
+    missing (or the font is no .sf2), FileNotFoundError when the MIDI file is, IsADirectoryError
+    when wav_path is a folder.
     """
     midi_path, wav_path = Path(midi_path), Path(wav_path)
     if not midi_path.is_file():
         raise FileNotFoundError(f"{midi_path}: no such MIDI file")
+    output_file(wav_path)  # before the render, not after it
+    find_fluidsynth()  # before the font: its install hint installs a General MIDI font too
     font = find_soundfont(soundfont)
     audio = _synthesize(midi_path, font, sample_rate, reverb)
     if gain_normalize:
         audio = peak_normalize(audio)
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
     write_wav(wav_path, audio, sample_rate)
     return wav_path

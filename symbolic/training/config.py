@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from symbolic import models
+from symbolic.models import checks
 from symbolic.models.transformer import TransformerConfig
+from symbolic.paths import read_json
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
 BASE_KEY = "base"
@@ -47,6 +50,17 @@ class TrainConfig:
     # model can infill bars; 0 trains a plain LM. Validation NLL stays the plain LM NLL.
     fim_rate: float = 0.0
 
+    def __post_init__(self) -> None:
+        counts = ("batch_size", "seq_len", "steps", "eval_every", "checkpoint_every", "log_every")
+        checks.at_least(self, 1, *counts)
+        # 0 is meaningful here: no warmup, all validation windows, no early stopping.
+        checks.at_least(self, 0, "warmup_steps", "eval_max_windows", "patience")
+        checks.positive(self, "learning_rate", "grad_clip")  # a clip of 0 zeroes every update
+        checks.in_range(self, "min_lr_ratio", 0.0, 1.0)
+        checks.in_range(self, "weight_decay", 0.0, math.inf, high_open=True)
+        checks.in_range(self, "beta2", 0.0, 1.0, high_open=True)
+        checks.in_range(self, "fim_rate", 0.0, 1.0)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -56,6 +70,21 @@ class RunConfig:
     preset: str = "demo"
     model: Any = field(default_factory=TransformerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        config_class = models.spec(self.model_name).config_class
+        if not isinstance(self.model, config_class):
+            raise ValueError(
+                f"RunConfig.model must be a {config_class.__name__} for model "
+                f"{self.model_name!r}, got {type(self.model).__name__}"
+            )
+        # Learned positions past max_len are clamped to the last one, silently.
+        learned = isinstance(self.model, TransformerConfig) and self.model.position == "learned"
+        if learned and self.train.seq_len > self.model.max_len:
+            raise ValueError(
+                f"train.seq_len ({self.train.seq_len}) must be <= model.max_len "
+                f"({self.model.max_len}) with learned positions"
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -75,9 +104,12 @@ class RunConfig:
     @classmethod
     def load(cls, path: Path) -> RunConfig:
         """The config a run saved; an unknown model or key (a run from another version of the
-        package) is a one-line error naming the file."""
+        package), an empty or malformed file, a missing section, are one-line errors naming it."""
+        data = read_json(path)
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
+            return cls.from_dict(data)
+        except KeyError as err:
+            raise ValueError(f"{path}: no {err.args[0]!r} in this config") from err
         except (TypeError, ValueError) as err:
             raise ValueError(f"{path}: {err}") from err
 
@@ -107,7 +139,7 @@ def _check_keys(where: str, config_class: type, keys) -> None:
 
 def _read_preset(path: Path) -> tuple[str | None, dict[str, dict]]:
     """(base preset name or None, sections) of one preset file, every section and key checked."""
-    own = _notes_removed(json.loads(path.read_text()))
+    own = _notes_removed(read_json(path))
     base = own.pop(BASE_KEY, None)
     if base is not None and not isinstance(base, str):
         raise ValueError(f"{path}: {BASE_KEY!r} must name a preset, got {base!r}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from symbolic import models
 from symbolic.data import fim
 from symbolic.data import segments as segments_lib
 from symbolic.data.batches import Split, eval_batches, load_split, train_batch
@@ -80,6 +81,22 @@ class SegmentData:
     def baseline_nll(self) -> float:
         train, valid = self.splits["train"].ravel(), self.splits["valid"].ravel()
         return unigram_nll(train, valid, self.config.model.vocab_size)
+
+
+def check_data_kind(config: RunConfig, meta: Meta, data_dir: Path) -> None:
+    """The VAE's ELBO reads whole segments and the language models read token streams; either on
+    the other kind's folder would train without a word, on data it was not meant for."""
+    name, segments = config.model_name, isinstance(meta, SegmentsMeta)
+    if models.objective(name) == "elbo" and not segments:
+        raise ValueError(
+            f"{data_dir}: holds token streams; model {name!r} trains on segments made by "
+            f"`symbolic vae prepare`"
+        )
+    if models.objective(name) != "elbo" and segments:
+        raise ValueError(
+            f"{data_dir}: holds VAE segments; model {name!r} trains on token streams made by "
+            f"`symbolic prepare`"
+        )
 
 
 def load_data(data_dir: Path, config: RunConfig, meta: Meta) -> TokenData | SegmentData:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -29,12 +30,13 @@ from tqdm.auto import tqdm
 from symbolic import models
 from symbolic.data import fim
 from symbolic.data.meta import Meta, SegmentsMeta, load_meta, read_meta, write_meta
+from symbolic.paths import output_folder
 from symbolic.training import parallel
 from symbolic.training.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
 from symbolic.training.config import RunConfig, TrainConfig
 from symbolic.training.losses import OBJECTIVES, mean_metrics
 from symbolic.training.optim import learning_rate_schedule, make_optimizer
-from symbolic.training.sources import load_data
+from symbolic.training.sources import check_data_kind, load_data
 from symbolic.training.state import TrainState, init_state
 from symbolic.training.steps import Objective, eval_step, train_step
 
@@ -64,8 +66,9 @@ def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConf
     """Fill the vocabulary size from the data, check a resumed run matches, and copy the config,
     meta.json and tokenizer into RUN_DIR so that the run is self-contained."""
     meta = load_meta(data_dir)
+    check_data_kind(config, meta, data_dir)
     config = with_vocab_size(config, meta)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(run_dir, create=True)
     if (run_dir / CONFIG_FILE).is_file():
         previous = RunConfig.load(run_dir / CONFIG_FILE)
         if (previous.model_name, previous.model) != (config.model_name, config.model):
@@ -303,6 +306,23 @@ def _latent_record(metrics: dict) -> dict:
     return {"beta": float(metrics["beta"]), "kl": float(metrics["kl_sum"]) / segments}
 
 
+class Diverged(RuntimeError):
+    """The train loss or gradient norm became NaN or infinite."""
+
+
+def _check_finite(step: int, metrics: dict) -> None:
+    """Diverged at `step` unless its loss and gradient norm are finite. Called where the loop
+    already waits for the device (a log or checkpoint step), so no step waits for this alone;
+    parameters that went NaN keep the loss NaN, so a later check still sees it."""
+    for key in ("loss", "grad_norm"):
+        value = float(metrics[key])
+        if not math.isfinite(value):
+            raise Diverged(
+                f"step {step}: train {key} is {value}; stopped, the last checkpoint is kept "
+                f"(try a lower train.learning_rate)"
+            )
+
+
 class TrainLoop:
     """One training session over a batch source: the jitted steps, train and valid records in
     `log` every `log_every` / `eval_every` steps, early stopping, and `checkpoints` saved every
@@ -362,6 +382,7 @@ class TrainLoop:
                 or step == tcfg.steps
                 or self.stopping.stopped_early
             ):
+                _check_finite(step, metrics)  # never save a diverged state over a good one
                 self.checkpoints.save_latest(step, state, self.stopping.progress())
         bar.close()
         tokens_per_s = self.log.recent_median("tokens_per_s")
@@ -390,6 +411,7 @@ class TrainLoop:
     def _log_train(self, step: int, metrics: dict, bar: tqdm) -> float:
         """Write a train record; returns its loss."""
         loss = float(metrics["loss"])  # waits for the device
+        _check_finite(step, metrics)
         window_start, window_step = self._window
         tokens = (step - window_step) * self.tcfg.batch_size * self.tcfg.seq_len
         tokens_per_s = tokens / (time.time() - window_start)

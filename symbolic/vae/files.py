@@ -9,6 +9,7 @@ import numpy as np
 
 from symbolic.data.convert import file_kind, load_score
 from symbolic.output import render as render_lib
+from symbolic.paths import output_folder
 from symbolic.vae.run import scores
 
 
@@ -16,8 +17,7 @@ def write_midis(
     events: np.ndarray, out_dir: str | Path, prefix: str, *, render: bool = False
 ) -> list[Path]:
     """One MIDI per row of events [N, T] as OUT_DIR/{prefix}_{i:03d}.mid (+ WAV if render)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir, create=True)
     paths = []
     for i, score in enumerate(scores(events)):
         path = out_dir / f"{prefix}_{i:03d}.mid"

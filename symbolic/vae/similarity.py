@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from symbolic.data import segments as seg
+from symbolic.paths import output_file
 from symbolic.vae.run import VAERun, encode_segments, file_segments, load_vae
 
 
@@ -27,8 +28,7 @@ def encode_files(run: VAERun, paths: list[str | Path], out: str | Path) -> dict[
         "files": np.asarray([str(p) for p in paths]),
         "run_dir": np.asarray(str(run.run_dir)),
     }
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, **index)
+    np.savez(output_file(out), **index)
     return index
 
 
