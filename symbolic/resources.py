@@ -25,6 +25,13 @@ def data_folder(name: str) -> Path:
     return installed if installed.is_dir() else _PACKAGE.parent / name
 
 
+def source_checkout() -> Path | None:
+    """The repository this package runs from (a clone, or an editable install of one), whose
+    ``benchmarks/`` are not part of the wheel; None for an installed wheel."""
+    root = _PACKAGE.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "benchmarks").is_dir() else None
+
+
 def default_manifest() -> Path:
     """The manifest of the default data set: music21's Bach chorales (``bach_chorales.json``)."""
     return data_folder("data_manifests") / "bach_chorales.json"

@@ -64,3 +64,13 @@ def test_a_checkout_reads_the_folders_in_place():
     assert resources.data_folder("tokenizers") == REPO / "tokenizers" == tokenization.TOKENIZERS_DIR
     assert resources.default_manifest() == REPO / "data_manifests" / "bach_chorales.json"
     assert resources.default_manifest().is_file()
+
+
+def test_benchmarks_are_found_in_a_checkout_and_refused_without_one(tmp_path, monkeypatch, capsys):
+    assert resources.source_checkout() == REPO
+    monkeypatch.setattr(resources, "_PACKAGE", tmp_path / "site-packages" / "symbolic")
+    assert resources.source_checkout() is None  # an installed wheel: no benchmarks/ beside it
+    from symbolic.cli import main
+
+    assert main(["bench", "sampling_speed"]) == 2
+    assert "ship with the source repository" in capsys.readouterr().err

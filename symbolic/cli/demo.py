@@ -26,7 +26,14 @@ def cmd_bench(args) -> None:
     """Run `python -m benchmarks.NAME ARGS...` from the repository root."""
     import runpy
 
-    root = DEFAULT_MANIFEST.parents[1]
+    from symbolic.resources import source_checkout
+
+    root = source_checkout()
+    if root is None:
+        raise ValueError(
+            "the benchmarks ship with the source repository, not the installed package: "
+            "run `symbolic bench` from a clone (pip install -e .)"
+        )
     if not (root / "benchmarks" / args.name / "__main__.py").is_file():
         names = sorted(p.parent.name for p in (root / "benchmarks").glob("*/__main__.py"))
         raise ValueError(f"unknown benchmark {args.name!r}; available: {names}")
