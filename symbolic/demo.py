@@ -86,10 +86,13 @@ def _print_report(report: dict) -> None:
         f"(prepare {report['prepare_s']:.0f} s, train {report['train_s']:.0f} s, "
         f"generate+render {report['generate_s']:.0f} s)"
     )
-    print(
-        f"validation NLL {report['best_valid_nll']:.3f} nats/token "
-        f"(unigram baseline {report['unigram_valid_nll']:.3f})"
-    )
+    if report["best_valid_nll"] is None:  # a manifest whose valid split is empty
+        print("no validation data: the run was trained without evaluation")
+    else:
+        print(
+            f"validation NLL {report['best_valid_nll']:.3f} nats/token "
+            f"(unigram baseline {report['unigram_valid_nll']:.3f})"
+        )
     print(f"generated {len(report['samples'])} files in {report['out']}/samples:")
     for path in report["samples"]:
         print(f"  {path}")

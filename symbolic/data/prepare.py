@@ -38,6 +38,7 @@ import multiprocessing
 import os
 import platform
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -394,6 +395,7 @@ def prepare(
             first = "; ".join(f"{r.work.path}: {r.error}" for r in outcomes[:3])
             raise RuntimeError(f"prepare: every file of {manifest.file} was skipped ({first})")
         counts = {split: writer.finish() for split, writer in writers.items()}
+        _warn_empty_splits(out_dir, counts)
         tokenizer.save(tmp / "tokenizer.json")
         meta = _meta(
             manifest, tokenizer, tokenizer_preset_or_path, special, outcomes, shifts, counts
@@ -404,6 +406,15 @@ def prepare(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return meta
+
+
+def _warn_empty_splits(out_dir: Path, counts: dict[str, SplitCounts]) -> None:
+    """The manifest's split is kept as it is (moving works would change what a test score
+    means), so a split it leaves empty, or whose every file was skipped, is only reported:
+    `train` then runs without validation, and `eval` refuses that split."""
+    for split, count in counts.items():
+        if count.sequences == 0:
+            print(f"symbolic: warning: {out_dir}: split {split!r} is empty", file=sys.stderr)
 
 
 def _check_view(tokenizer, view: views.View, augment_transpose) -> None:

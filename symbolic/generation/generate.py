@@ -3,12 +3,17 @@
 `generate` samples or continues pieces and `generate_infill` regenerates bars of one; both write
 OUT_DIR/sample_000.mid, ... as DAW-ready files (`write_midi`), optionally a WAV and a piano-roll
 PNG beside each, and OUT_DIR/generation.json with the settings, controls, lengths, note counts
-and the sampling speed (also printed).
+and the sampling speed (also printed), the samples that decoded to no notes ("empty", printed;
+their WAVs are silence, see `symbolic.output.render`) and every file written ("files").
+
+A second call into the same OUT_DIR first deletes the files the old generation.json lists, so no
+stale sample_NNN.* outlives the report that describes the folder; other files there are kept.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -23,9 +28,13 @@ from symbolic.generation.run import load_lm_run
 from symbolic.generation.settings import Controls, Sampling, sampling_of
 from symbolic.music import keys
 from symbolic.output import midi as midi_io
-from symbolic.paths import output_folder
+from symbolic.paths import output_folder, read_json
 
 REPORT_FILE = "generation.json"
+SUFFIXES = (".mid", ".png", ".wav")  # what one sample may leave: MIDI, piano roll, WAV
+# The only names a report may make us delete: a hand-edited or foreign generation.json must never
+# reach a user's file, in the folder or (through "../") outside it.
+OWN_FILE = re.compile(r"sample_\d{3,}\.(mid|png|wav)")
 
 
 def note_count(score: Score) -> int:
@@ -92,6 +101,7 @@ def generate(
     output_folder(out_dir)  # before sampling, which may take minutes
     run = load_lm_run(run_dir)
     drawn = run.draw(settings_, primer=prompt_midi, controls=controls, condition=condition)
+    replace_previous(Path(out_dir), len(drawn.scores), plot=plot, render=render)
     paths = write_midi(
         drawn.scores, out_dir, key=controls.key, monophonic=controls.monophonic, plot=plot
     )
@@ -107,7 +117,7 @@ def generate(
         "lengths": drawn.lengths.tolist(),
         "notes": [note_count(s) for s in drawn.scores],
     }
-    return finish(paths, Path(out_dir), report, render, sample_rate)
+    return finish(paths, Path(out_dir), report, render=render, plot=plot, sample_rate=sample_rate)
 
 
 def generate_infill(
@@ -135,6 +145,7 @@ def generate_infill(
     output_folder(out_dir)  # before sampling, which may take minutes
     run = load_lm_run(run_dir)
     drawn = infill.infill(run, prompt_midi, span, settings_, controls)
+    replace_previous(Path(out_dir), len(drawn.scores), plot=plot, render=render)
     # The kept bars are written as they are: --monophonic constrains the new notes only.
     paths = write_midi(drawn.scores, out_dir, key=controls.key, plot=plot)
     report = {
@@ -150,18 +161,79 @@ def generate_infill(
         "notes": [note_count(s) for s in drawn.scores],
         "dropped_restrikes": drawn.dropped_restrikes,
     }
-    return finish(paths, Path(out_dir), report, render, sample_rate)
+    return finish(paths, Path(out_dir), report, render=render, plot=plot, sample_rate=sample_rate)
 
 
-def finish(paths: list[Path], out_dir: Path, report: dict, render: bool, sample_rate: int):
-    """Render `paths` to WAV with `render`, write OUT_DIR/generation.json and print the
-    sampling speed (`report["stats"]`). Returns the MIDI paths, then the WAV paths."""
+def output_names(count: int, *, plot: bool, render: bool) -> list[str]:
+    """The file names a call writing `count` samples leaves in OUT_DIR (besides the report)."""
+    wanted = (True, plot, render)
+    return [
+        f"sample_{i:03d}{suffix}"
+        for i in range(count)
+        for suffix, want in zip(SUFFIXES, wanted, strict=True)
+        if want
+    ]
+
+
+def previous_outputs(out_dir: Path) -> list[str]:
+    """Names of the files an earlier call wrote in OUT_DIR, from its generation.json: its "files",
+    or, in a report older than that list, sample_NNN.mid/.png/.wav for each entry of "notes".
+    Only names of our own form are returned; an unreadable report gives none (with a warning)."""
+    path = out_dir / REPORT_FILE
+    if not path.is_file():
+        return []
+    try:
+        report = read_json(path)
+    except (ValueError, OSError) as err:
+        warnings.warn(f"{err}; no earlier samples cleared", stacklevel=3)
+        return []
+    if not isinstance(report, dict):
+        return []
+    names = report.get("files")
+    if not isinstance(names, list):
+        notes = report.get("notes")
+        count = len(notes) if isinstance(notes, list) else 0
+        names = output_names(count, plot=True, render=True)
+    return [n for n in names if isinstance(n, str) and OWN_FILE.fullmatch(n)]
+
+
+def replace_previous(out_dir: Path, count: int, *, plot: bool, render: bool) -> None:
+    """Delete the files an earlier call listed in OUT_DIR/generation.json, then list the ones this
+    call will write: a call interrupted while writing (a failed render) is cleared by the next."""
+    output_folder(out_dir, create=True)
+    for name in previous_outputs(out_dir):
+        path = out_dir / name
+        if path.is_file():
+            path.unlink()
+    planned = output_names(count, plot=plot, render=render)
+    (out_dir / REPORT_FILE).write_text(json.dumps({"files": planned}, indent=2) + "\n")
+
+
+def finish(
+    paths: list[Path], out_dir: Path, report: dict, *, render: bool, plot: bool, sample_rate: int
+) -> list[Path]:
+    """Render `paths` to WAV with `render`, write OUT_DIR/generation.json with the empty samples
+    and the files written, and print the sampling speed (`report["stats"]`) and the empty
+    samples. A sample without notes is rendered too, as silence (no gain below the render's
+    noise floor), so every MIDI has its WAV. Returns the MIDI paths, then the WAV paths."""
+    pngs = [p.with_suffix(".png") for p in paths] if plot else []
     if render:
         from symbolic.output.render import render as render_wav  # FluidSynth only when asked
 
         paths = paths + [
             render_wav(p, p.with_suffix(".wav"), sample_rate=sample_rate) for p in paths
         ]
+    empty = [i for i, count in enumerate(report["notes"]) if count == 0]
+    report = {**report, "empty": empty, "files": sorted(p.name for p in paths + pngs)}
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     print(SamplingStats(**report["stats"]).summary())
+    if empty:
+        print(empty_summary(out_dir, empty, len(report["notes"]), render))
     return paths
+
+
+def empty_summary(out_dir: Path, empty: list[int], total: int, render: bool) -> str:
+    """One line naming the samples that decoded to no notes."""
+    names = ", ".join(f"sample_{i:03d}.mid" for i in empty)
+    tail = " (their WAVs are silence)" if render else ""
+    return f"{out_dir}: {len(empty)} of {total} samples decoded to no notes: {names}{tail}"

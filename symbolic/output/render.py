@@ -2,7 +2,8 @@
 
 FluidSynth renders to raw 32-bit float, which cannot clip, then the audio is peak-normalised here
 (numpy + the stdlib `wave` module) and written as 16-bit PCM, so a dense piece never clips and a
-sparse one is not left near silence.
+sparse one is not left near silence. Audio whose peak is below `NOISE_FLOOR_DBFS` (a MIDI file
+without notes) gets no gain and is written as the silence it is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ DEFAULT_SOUNDFONTS = (
 )
 INSTALL_HINT = "install it with `sudo apt-get install fluidsynth fluid-soundfont-gm`"
 PEAK_DBFS = -1.0
+# Below this peak the audio is no music to normalise: FluidSynth's reverb and chorus ringing on a
+# file with no notes leave float residue near -150 dBFS, which peak normalisation used to raise to
+# 2 s of noise at -1 dBFS. The quietest note it plays (velocity 1, GM piano) peaks near -107 dBFS,
+# so the floor sits between the two; unscaled, audio that quiet rounds to zero in 16-bit PCM.
+NOISE_FLOOR_DBFS = -120.0
 CHANNELS = 2  # FluidSynth's file renderer writes interleaved stereo
 
 
@@ -97,10 +103,13 @@ def fluidsynth_command(
     ]
 
 
-def peak_normalize(audio: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
-    """Scale float audio [frames, channels] so its peak is `peak_dbfs`; silence stays silence."""
+def peak_normalize(
+    audio: np.ndarray, peak_dbfs: float = PEAK_DBFS, floor_dbfs: float = NOISE_FLOOR_DBFS
+) -> np.ndarray:
+    """Scale float audio [frames, channels] so its peak is `peak_dbfs`; silence stays silence:
+    audio whose peak is below `floor_dbfs` (numeric residue, not music) is returned unscaled."""
     peak = float(np.max(np.abs(audio), initial=0.0))
-    if peak == 0.0:
+    if peak <= 10.0 ** (floor_dbfs / 20.0):
         return audio
     return audio * (10.0 ** (peak_dbfs / 20.0) / peak)
 
@@ -151,6 +160,7 @@ def render(
 
     reverb switches FluidSynth's reverb and chorus together. gain_normalize scales the peak to
     -1 dBFS; without it FluidSynth's own gain is kept (and anything beyond full scale clips).
+    A file without notes (peak below NOISE_FLOOR_DBFS) gets no gain: its WAV is silence.
     Raises RenderError (one line, with the install command) when fluidsynth or a SoundFont is
     missing (or the font is no .sf2), FileNotFoundError when the MIDI file is, IsADirectoryError
     when wav_path is a folder.

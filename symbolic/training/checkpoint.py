@@ -2,7 +2,8 @@
 
 RUN_DIR/checkpoints/latest holds the full training state plus the trainer's progress record
 (early-stopping counters), for resuming; RUN_DIR/checkpoints/best holds the parameters with the best
-validation NLL, for generation. Orbax writes each step to a temporary directory and renames it, so a
+validation NLL, for generation (a run without validation data has none, and generation reads
+latest instead). Orbax writes each step to a temporary directory and renames it, so a
 run killed mid-save keeps its previous checkpoint.
 """
 

@@ -20,10 +20,13 @@ def evaluate_lm_run(run_dir: Path, data_dir: Path, split: str = "test") -> dict:
         raise ValueError(
             f"{data_dir}: tokenized differently from the data {run_dir} was trained on"
         )
+    scored = load_split(data_dir, split)
+    if len(scored.tokens) < 2:  # no target to score: say which split, not a KeyError
+        raise ValueError(f"{data_dir}: split {split!r} is empty; score another --split")
     compiled = trainer.compile_steps(config)
     tcfg = config.train
     pad_id = meta.special_ids.pad
-    batches = eval_batches(load_split(data_dir, split), tcfg.batch_size, tcfg.seq_len, 0, pad_id)
+    batches = eval_batches(scored, tcfg.batch_size, tcfg.seq_len, 0, pad_id)
     metrics = trainer.evaluate(compiled, params, batches)
     record = {"event": "eval", "split": split, **metrics, "perplexity": math.exp(metrics["nll"])}
     trainer.MetricsLog.of_run(run_dir).write(record)

@@ -42,7 +42,7 @@ class TokenData:
             self.splits["valid"], tcfg.batch_size, tcfg.seq_len, tcfg.eval_max_windows, self.pad_id
         )
 
-    def baseline_nll(self) -> float:
+    def baseline_nll(self) -> float | None:
         return baseline_nll(self.splits["train"], self.splits["valid"], self.config)
 
 
@@ -78,8 +78,10 @@ class SegmentData:
             self.splits["valid"], self.config.train.batch_size, self.config.train.eval_max_windows
         )
 
-    def baseline_nll(self) -> float:
+    def baseline_nll(self) -> float | None:
         train, valid = self.splits["train"].ravel(), self.splits["valid"].ravel()
+        if valid.size == 0:  # an empty valid split: nothing to score
+            return None
         return unigram_nll(train, valid, self.config.model.vocab_size)
 
 
@@ -106,10 +108,13 @@ def load_data(data_dir: Path, config: RunConfig, meta: Meta) -> TokenData | Segm
     return TokenData(data_dir, config, meta)
 
 
-def baseline_nll(train: Split, valid: Split, config: RunConfig) -> float:
-    """Unigram NLL over exactly the validation targets the model is scored on."""
+def baseline_nll(train: Split, valid: Split, config: RunConfig) -> float | None:
+    """Unigram NLL over exactly the validation targets the model is scored on; None when the
+    split has none (a mean over nothing would be NaN)."""
     tcfg = config.train
     num_targets = len(valid.tokens) - 1
     if tcfg.eval_max_windows > 0:
         num_targets = min(num_targets, tcfg.eval_max_windows * tcfg.seq_len)
+    if num_targets <= 0:
+        return None
     return unigram_nll(train.tokens, valid.tokens[1 : 1 + num_targets], config.model.vocab_size)

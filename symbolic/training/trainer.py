@@ -15,7 +15,9 @@ import dataclasses
 import functools
 import json
 import math
+import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -140,6 +142,8 @@ def evaluate(compiled: Compiled, params, batches: Iterable[Batch]) -> dict:
         sums = compiled.evaluate(params, parallel.shard_batch(batch, compiled.mesh))
         for key, value in jax.device_get(sums).items():
             totals[key] = totals.get(key, 0.0) + float(value)
+    if not totals:  # callers name the split; this is the last guard before a KeyError
+        raise ValueError("evaluate: no batches to score (an empty split)")
     return mean_metrics(totals)
 
 
@@ -150,7 +154,8 @@ class BatchSource(Protocol):
     def train_batch(self, step: int) -> Batch: ...
 
     def eval_batches(self) -> Iterable[Batch]:
-        """The validation batches, each position scored once (padding masked out)."""
+        """The validation batches, each position scored once (padding masked out); none at
+        all makes `TrainLoop` train without evaluation or early stopping."""
         ...
 
 
@@ -193,26 +198,103 @@ class EarlyStopping:
 class MetricsLog:
     """The one writer of a run's metrics.jsonl: one JSON record a line, appended to (by a resumed
     run and by `symbolic eval`). `records` holds this session's; with no path (a benchmark's
-    in-memory run) that is all there is."""
+    in-memory run) that is all there is.
 
-    def __init__(self, path: Path | None):
+    The file is read tolerantly (`read_records`): a line that does not parse, such as a last line
+    torn by a full disk, is skipped and reported in one line, and the first write of a session
+    rewrites the file without it, so the new record never lands on the torn tail. A resume
+    drops the records it replays: `rewind(step)` rewrites the file without the records after the
+    restored step (those steps are trained and logged again), so every step is logged once.
+    Rewrites are atomic (a temp file, then os.replace)."""
+
+    def __init__(self, path: Path | None, *, warn: Callable[[str], None] | None = None):
         self.path, self.records = path, []
+        self.warn = warn or _warn_line
+        self._checked = path is None  # the file is read (and repaired) before the first write
 
     @classmethod
     def of_run(cls, run_dir: Path) -> MetricsLog:
         return cls(Path(run_dir) / METRICS_FILE)
 
     def write(self, record: dict) -> None:
+        if not self._checked:
+            self.rewind(None)
         self.records.append(record)
         if self.path is not None:
             with self.path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
+
+    def read_records(self) -> list[dict]:
+        """Every readable record of the file ([] if there is none); unreadable lines are
+        skipped and reported in one line."""
+        if self.path is None or not self.path.is_file():
+            return []
+        return self._parse(self.path.read_text(errors="replace"))
+
+    def _parse(self, text: str) -> list[dict]:
+        records, bad = _parse_lines(text)
+        if bad:
+            torn_tail = bad == [len(text.splitlines())]
+            where = "its last line" if torn_tail else f"{len(bad)} lines"
+            self.warn(f"{self.path}: skipped {where}, torn or not JSON (an interrupted write)")
+        return records
+
+    def rewind(self, step: int | None) -> None:
+        """Drop the records after `step` (the step a session restores; None keeps them all) and
+        any unreadable line, rewriting the file only when something goes."""
+        self.records = [r for r in self.records if not _after(r, step)]
+        if self.path is None:
+            return
+        self._checked = True
+        if not self.path.is_file():
+            return
+        text = self.path.read_text(errors="replace")
+        kept = [r for r in self._parse(text) if not _after(r, step)]
+        body = "".join(json.dumps(r) + "\n" for r in kept)
+        if body != text:
+            _replace_text(self.path, body)
 
     def recent_median(self, key: str, last: int = 20) -> float | None:
         """Median of `key` over the last `last` records that have it set; None if none do."""
         values = [r.get(key) for r in self.records[-last:]]
         values = [v for v in values if v]
         return float(np.median(values)) if values else None
+
+
+def _warn_line(message: str) -> None:
+    print(f"symbolic: warning: {message}", file=sys.stderr)
+
+
+def _parse_lines(text: str) -> tuple[list[dict], list[int]]:
+    """The JSON records of a .jsonl text, and the numbers (from 1) of the lines that are not
+    one; blank lines are neither."""
+    records, bad = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif line.strip():
+            bad.append(number)
+    return records, bad
+
+
+def _after(record: dict, step: int | None) -> bool:
+    """Whether a resume at `step` replays `record`: any record of a later step (an eval record
+    has no step and is kept)."""
+    return step is not None and isinstance(record.get("step"), int) and record["step"] > step
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, so a kill mid-rewrite keeps the old file whole."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class CheckpointSink(Protocol):
@@ -266,7 +348,15 @@ def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = 
     checkpoints = Checkpoints(run_dir)
     try:
         log = MetricsLog.of_run(run_dir)
-        loop = TrainLoop(config.train, compiled, data, checkpoints, log, name=config.model_name)
+        loop = TrainLoop(
+            config.train,
+            compiled,
+            data,
+            checkpoints,
+            log,
+            name=config.model_name,
+            where=str(data_dir),
+        )
         outcome = loop.run(progress)
     finally:
         checkpoints.close()
@@ -275,7 +365,7 @@ def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = 
     return summary
 
 
-def run_summary(config: RunConfig, outcome: Outcome, unigram_valid_nll: float) -> dict:
+def run_summary(config: RunConfig, outcome: Outcome, unigram_valid_nll: float | None) -> dict:
     """summary.json of a run directory."""
     state = outcome.state
     return {
@@ -339,16 +429,20 @@ class TrainLoop:
         *,
         echo: Callable[[str], None] = tqdm.write,
         name: str = "",
+        where: str = "the batch source",
     ):
         self.tcfg, self.compiled, self.data = tcfg, compiled, data
         self.checkpoints, self.log, self.echo, self.name = checkpoints, log, echo, name
+        self.where = where  # names the data in the one-line notes
         self.lr = learning_rate_schedule(tcfg)
         self.stopping = EarlyStopping(tcfg.patience)
+        self.validates = True
 
     def run(self, show_progress: bool = False) -> Outcome:
         """Train from the latest checkpoint (or from init) to `steps` or an early stop."""
         tcfg, started = self.tcfg, time.time()
         state = self._restore_or_init()
+        self.validates = self._has_validation()
         first_step = int(state.step)
         first_batch = self.data.train_batch(first_step)
         compile_s = self._compile_train(state, first_batch)
@@ -375,7 +469,7 @@ class TrainLoop:
             bar.update(1)
             if step % tcfg.log_every == 0 or step == tcfg.steps:
                 last_loss = self._log_train(step, metrics, bar)
-            if step % tcfg.eval_every == 0 or step == tcfg.steps:
+            if self.validates and (step % tcfg.eval_every == 0 or step == tcfg.steps):
                 self._evaluate(state, step)
             if (
                 step % tcfg.checkpoint_every == 0
@@ -393,12 +487,26 @@ class TrainLoop:
         abstract = jax.eval_shape(self.compiled.init)
         restored = self.checkpoints.restore_latest(abstract)
         if restored is None:
+            self.log.rewind(0)  # a run killed before its first checkpoint starts over
             self.log.write({"event": "start", "step": 0, "time": time.time()})
             return self.compiled.init()
         state, progress = restored
         self.stopping = EarlyStopping.from_progress(self.tcfg.patience, progress)
+        self.log.rewind(int(state.step))  # the steps after it are trained and logged again
         self.log.write({"event": "resume", "step": int(state.step), "time": time.time()})
         return state
+
+    def _has_validation(self) -> bool:
+        """Whether the source has a validation batch; without one (a split left empty by a
+        tiny data set) the run trains to `steps` with no early stopping and no best
+        checkpoint, generation falling back to the latest, and says so once."""
+        if next(iter(self.data.eval_batches()), None) is not None:
+            return True
+        self.echo(
+            f"{self.where}: no validation data (the valid split is empty): training without "
+            f"evaluation or early stopping; generation will use checkpoints/latest"
+        )
+        return False
 
     def _compile_train(self, state: TrainState, batch: Batch) -> float:
         """Compile the train step ahead of time, so compile time is reported on its own."""

@@ -57,6 +57,8 @@ def evaluate_run(
     if data_dir is None:
         raise ValueError("the run's meta.json names no data_dir; pass --data SEGMENTS_DIR")
     segments = seg.load_segments(data_dir, split)["segments"]
+    if len(segments) == 0:  # nothing to score: say which split
+        raise ValueError(f"{data_dir}: split {split!r} is empty; score another --split")
     metrics = {"event": "vae_eval", "split": split, **reconstruction_metrics(run, segments)}
     MetricsLog.of_run(run_dir).write(metrics)
     if examples_dir is not None:
