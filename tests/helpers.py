@@ -219,3 +219,15 @@ def train_tiny(data_dir: Path, run_dir: Path, steps: int, *overrides: str) -> Pa
     config = config_lib.resolve("transformer", "tiny", [*every, *overrides], steps=steps)
     trainer.train(config, data_dir, run_dir, progress=False)
     return run_dir
+
+
+def synth_available() -> bool:
+    """Whether FluidSynth and a General MIDI SoundFont are installed (render tests need both)."""
+    from symbolic.output import render as render_lib
+
+    try:
+        render_lib.find_fluidsynth()
+        render_lib.find_soundfont()
+    except render_lib.RenderError:
+        return False
+    return True

@@ -11,17 +11,12 @@ import numpy as np
 import pytest
 
 from symbolic.generation import generate
-from symbolic.output import render as render_lib
-from symbolic.output.render import RenderError, peak_normalize, read_wav, render
-from tests.helpers import write_run_dir, write_test_midi
+from symbolic.output.render import peak_normalize, read_wav, render
+from tests.helpers import synth_available, write_run_dir, write_test_midi
 
-try:
-    render_lib.find_fluidsynth()
-    render_lib.find_soundfont()
-    HAVE_SYNTH = True
-except RenderError:
-    HAVE_SYNTH = False
-needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="fluidsynth or a GM SoundFont missing")
+needs_synth = pytest.mark.skipif(
+    not synth_available(), reason="fluidsynth or a GM SoundFont missing"
+)
 EMPTY = dict(num=2, max_tokens=1, seed=0)  # BOS and one token: no room for a note
 
 

@@ -10,15 +10,11 @@ import pytest
 
 from symbolic.output import render as render_lib
 from symbolic.output.render import RenderError, peak_normalize, read_wav, render
-from tests.helpers import write_test_midi
+from tests.helpers import synth_available, write_test_midi
 
-try:
-    render_lib.find_fluidsynth()
-    render_lib.find_soundfont()
-    HAVE_SYNTH = True
-except RenderError:
-    HAVE_SYNTH = False
-needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="fluidsynth or a GM SoundFont missing")
+needs_synth = pytest.mark.skipif(
+    not synth_available(), reason="fluidsynth or a GM SoundFont missing"
+)
 
 
 @pytest.fixture(scope="module")
