@@ -7,6 +7,8 @@ A leaf (standard library only), so data/, training/, generation/ and vae/ can al
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,25 @@ def output_file(path: str | Path) -> Path:
         raise IsADirectoryError(f"{path}: is a folder; give the file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """`write(tmp)` to a temp file beside PATH, then rename it to PATH (its folder made): a reader,
+    another worker or a kill mid-write never sees half a file. The temp file never outlives it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """`write_atomic` of a text file."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def read_json(path: str | Path, error: type[ValueError] = ValueError) -> Any:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from symbolic.data.convert import MIDI_SUFFIXES, NOT_SCORE_SUFFIXES, file_kind
-from symbolic.paths import output_file, read_json
+from symbolic.paths import output_file, read_json, write_text_atomic
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "valid", "test")
@@ -244,11 +244,7 @@ def _format_json(data: dict) -> str:
 
 def write_manifest(manifest: Manifest, path: str | Path) -> Path:
     """Write ``manifest`` as indented JSON (atomically: temp file then rename)."""
-    path = output_file(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(_format_json(manifest.to_json()))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(output_file(path), _format_json(manifest.to_json()))
 
 
 def write_folder_manifest(

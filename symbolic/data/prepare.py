@@ -62,7 +62,7 @@ from symbolic.data.meta import (
     read_meta,
     write_meta,
 )
-from symbolic.paths import output_folder
+from symbolic.paths import output_folder, write_atomic, write_text_atomic
 
 # Bump when convert.py changes what it writes, so stale cached MIDI is not reused.
 CONVERT_CACHE_VERSION = 1
@@ -118,16 +118,8 @@ def _load(task: _Task) -> Score:
     if cached.is_file():
         return Score(str(cached))
     score = convert.load_score(task.path)
-    _write_atomic(cached, lambda tmp: score.dump_midi(str(tmp)))
+    write_atomic(cached, lambda tmp: score.dump_midi(str(tmp)))
     return score
-
-
-def _write_atomic(path: Path, write) -> None:
-    """``write(tmp)`` then rename ``tmp`` to ``path``: concurrent workers never read half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _chord_extractor(task: _Task):
@@ -146,7 +138,7 @@ def _chord_extractor(task: _Task):
                 return cached["labels"]
         labels = chords.extract(score, windows)
         text = json.dumps({"windows": key, "labels": labels})
-        _write_atomic(path, lambda tmp: tmp.write_text(text))
+        write_text_atomic(path, text)
         return labels
 
     return extract

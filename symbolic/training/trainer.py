@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -32,7 +31,7 @@ from tqdm.auto import tqdm
 from symbolic import models
 from symbolic.data import fim
 from symbolic.data.meta import Meta, SegmentsMeta, load_meta, read_meta, write_meta
-from symbolic.paths import output_folder
+from symbolic.paths import output_folder, write_text_atomic
 from symbolic.training import parallel
 from symbolic.training.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
 from symbolic.training.config import RunConfig, TrainConfig
@@ -252,7 +251,7 @@ class MetricsLog:
         kept = [r for r in self._parse(text) if not _after(r, step)]
         body = "".join(json.dumps(r) + "\n" for r in kept)
         if body != text:
-            _replace_text(self.path, body)
+            write_text_atomic(self.path, body)
 
     def recent_median(self, key: str, last: int = 20) -> float | None:
         """Median of `key` over the last `last` records that have it set; None if none do."""
@@ -285,16 +284,6 @@ def _after(record: dict, step: int | None) -> bool:
     """Whether a resume at `step` replays `record`: any record of a later step (an eval record
     has no step and is kept)."""
     return step is not None and isinstance(record.get("step"), int) and record["step"] > step
-
-
-def _replace_text(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, so a kill mid-rewrite keeps the old file whole."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class CheckpointSink(Protocol):
