@@ -3,14 +3,14 @@
 Views:
 
 * ``full``: every track, exactly as ``tokenization.encode`` (today's data, unchanged);
-* ``melody``: one voice, the top voice (a track named as a soprano, else the pitched
-  track with the highest mean pitch) or the track named ``track`` (track name, first
-  line, or GM program name, any case), made monophonic by the skyline (highest note per
-  onset, each note cut at the next onset);
+* ``melody``: one voice, the melody track (``symbolic.analysis.melody``: named as a
+  melody, vocal, lead or soprano, else the best line by monophony, register and density)
+  or the track named ``track`` (track name, first line, or GM program name, any case),
+  made monophonic by the skyline (highest note per onset, each note cut at the next onset);
 * ``drums``: the drum tracks (GM channel 10) merged, notes outside the GM drum map
   (35-81) dropped, every other track dropped;
 * ``chords``: the harmony as chord tokens, one per beat or per bar (``chord_rate``),
-  extracted with music21 (``chords.extract``);
+  found by the project's chord recogniser (``chords.extract``, ``symbolic.analysis``);
 * ``melody_over_chords`` / ``chords_for_melody``: melody and chords together, for
   conditioning (melody generated over given chords, or chords for a given melody).
 
@@ -46,7 +46,7 @@ import numpy as np
 from symusic import Note, Score, Track
 
 from symbolic import tokenization
-from symbolic.data import convert
+from symbolic.analysis.melody import find_melody
 from symbolic.data.chords import extract as extract_chords
 from symbolic.music import chords
 from symbolic.music.chords import ChordSlots
@@ -124,27 +124,26 @@ def _names(track: Track) -> set[str]:
 
 
 def melody_track(score: Score, name: str | None = None) -> Track:
-    """The top voice: the track named as a soprano if there is one (a chorale's melody,
-    even under a higher obbligato), else the highest mean pitch of the pitched tracks;
-    with ``name``, the highest of the tracks with that name.
+    """The melody: the track the project's melody finder ranks first
+    (``symbolic.analysis.melody``: a track named as a melody or a soprano, else the best
+    monophony, register and density; never percussion); with ``name`` (``--track``, the
+    override), the highest of the tracks with that name.
 
     Raises:
         NoContent: no pitched track, or none named ``name``.
     """
+    if name is None:
+        choice = find_melody(score)
+        if choice is None:
+            raise NoContent("no pitched track for a melody")
+        return score.tracks[choice.index]
     tracks = _pitched(score)
-    sopranos = [t for t in tracks if convert.voice_of(t.name) == "soprano"]
-    if name is None and sopranos:
-        tracks = sopranos
-    elif name is not None:
-        wanted = name.strip().lower()
-        named = [t for t in tracks if wanted in _names(t)]
-        if not named:
-            have = sorted({n for t in tracks for n in _names(t)})
-            raise NoContent(f"no track named {name!r} (tracks: {', '.join(have) or 'none'})")
-        tracks = named
-    if not tracks:
-        raise NoContent("no pitched track for a melody")
-    return max(tracks, key=lambda t: float(np.mean(t.notes.numpy()["pitch"])))
+    wanted = name.strip().lower()
+    named = [t for t in tracks if wanted in _names(t)]
+    if not named:
+        have = sorted({n for t in tracks for n in _names(t)})
+        raise NoContent(f"no track named {name!r} (tracks: {', '.join(have) or 'none'})")
+    return max(named, key=lambda t: float(np.mean(t.notes.numpy()["pitch"])))
 
 
 def skyline(track: Track) -> Track:
@@ -290,7 +289,7 @@ def _group(flat: list[int], bar_meters, rate: str) -> tuple[tuple[int, ...], ...
 
 
 def harmony(tokenizer, score: Score, rate: str, extract=extract_chords) -> Harmony:
-    """The chords of ``score`` per slot of the tokenizer's bars (music21 chordify);
+    """The chords of ``score`` per slot of the tokenizer's bars (``chords.extract``);
     ``extract(score, windows) -> labels`` may be ``chords.extract`` through a cache.
 
     Raises:

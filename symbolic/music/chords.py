@@ -156,25 +156,35 @@ def _templates() -> np.ndarray:
 _TEMPLATES = _templates()
 
 
-def best_label(weights: np.ndarray, bass: int | None) -> int:
-    """The label that best explains pitch-class weights ``[12]`` (e.g. seconds sounding).
+def label_scores(weights: np.ndarray, bass: np.ndarray | None = None) -> np.ndarray:
+    """Template scores ``[..., NUM_LABELS - 1]`` float of pitch-class weights ``[..., 12]``
+    (e.g. seconds sounding), label ``1 + i`` in column ``i``; ``bass`` ``[...]`` int is the
+    pitch class of the lowest note, -1 for none.
 
     Score: weight inside the chord minus weight outside, minus a small penalty per chord
-    tone that does not sound, plus a bonus when ``bass`` (a pitch class) is the root.
-    No weight at all is N.C.; ties go to the earlier root, then the earlier quality.
+    tone that does not sound, plus a bonus when the bass is the root. The project's one
+    chord recogniser (``symbolic.analysis.chords``) slices scores into such weights.
     """
-    total = float(np.sum(weights))
-    if total <= 0:
-        return NO_CHORD
-    share = np.asarray(weights, float) / total
-    inside = _TEMPLATES @ share
-    missing = _TEMPLATES @ (share <= 0).astype(float)
+    weights = np.asarray(weights, float)
+    total = weights.sum(axis=-1, keepdims=True)
+    share = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
+    inside = share @ _TEMPLATES.T
+    missing = (share <= 0).astype(float) @ _TEMPLATES.T
     sizes = _TEMPLATES.sum(axis=1)
     scores = 2 * inside - 1 - _MISSING_TONE_PENALTY * missing - _SEVENTH_PENALTY * (sizes > 3)
     if bass is not None:
         roots = np.repeat(np.arange(12), len(QUALITIES))
-        scores = scores + _BASS_ROOT_BONUS * (roots == bass % 12)
-    return 1 + int(np.argmax(scores))
+        bass = np.asarray(bass)[..., None]
+        scores = scores + _BASS_ROOT_BONUS * ((roots == bass % 12) & (bass >= 0))
+    return scores
+
+
+def best_label(weights: np.ndarray, bass: int | None) -> int:
+    """The label that best explains pitch-class weights ``[12]`` (``label_scores``); no
+    weight at all is N.C.; ties go to the earlier root, then the earlier quality."""
+    if float(np.sum(weights)) <= 0:
+        return NO_CHORD
+    return 1 + int(np.argmax(label_scores(weights, -1 if bass is None else bass)))
 
 
 def recognise(midi_pitches) -> int:
