@@ -1,4 +1,5 @@
-"""`symbolic vae ...` and `symbolic similar`: argument parsing only; the work is in
+"""`symbolic vae ...`: argument parsing only (`symbolic similar`, which also reads a `vae encode`
+index, is in cli/retrieval.py); the work is in
 `symbolic.vae` (and `symbolic.data.segments` for prepare). Imports are inside the handlers
 (no jax to parse).
 """
@@ -54,8 +55,9 @@ def cmd_vae_encode(args) -> None:
 
 def cmd_vae_sample(args) -> None:
     from symbolic.vae import load_vae
-    from symbolic.vae.commands import sample_command
+    from symbolic.vae.commands import check_sampling, sample_command
 
+    check_sampling(args.num, args.seed, args.temperature)  # before the run is loaded
     run = load_vae(args.run)
     _print_paths(
         sample_command(
@@ -91,8 +93,9 @@ def cmd_vae_interpolate(args) -> None:
 
 def cmd_vae_vary(args) -> None:
     from symbolic.vae import load_vae
-    from symbolic.vae.commands import vary_command
+    from symbolic.vae.commands import check_sampling, vary_command
 
+    check_sampling(args.num, args.seed)  # before the run is loaded
     run = load_vae(args.run)
     _print_paths(
         vary_command(
@@ -134,18 +137,6 @@ def cmd_vae_eval(args) -> None:
         args.run_dir, args.split, args.data, examples_dir=args.out, render=args.render
     )
     print(json.dumps(metrics, indent=2))
-
-
-def cmd_similar(args) -> None:
-    from symbolic.vae.files import render_beside
-    from symbolic.vae.similarity import similar_command
-
-    ranked = similar_command(args.query, args.index, args.k, args.run)
-    for name, score in ranked:
-        print(f"{score:.4f}  {name}")
-    if args.render:
-        files = dict.fromkeys([str(args.query)] + [name for name, _ in ranked])  # query once
-        _print_paths(render_beside(list(files)))
 
 
 def _run_arg(p: argparse.ArgumentParser) -> None:
@@ -254,15 +245,3 @@ def add_vae(subparsers) -> None:
     _add_prepare_and_encode(vae)
     _add_generation_commands(vae)
     _add_analysis_commands(vae)
-
-
-def add_similar(subparsers) -> None:
-    p = subparsers.add_parser(
-        "similar", help="nearest works to a MIDI file in a `vae encode` index"
-    )
-    p.add_argument("query", type=Path)
-    p.add_argument("--index", type=Path, required=True)
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--run", type=Path, default=None, help="default: the index's run")
-    _render_arg(p, "the query and each file found")
-    p.set_defaults(func=cmd_similar)
