@@ -28,6 +28,19 @@ def mean_metrics(sums: dict[str, float]) -> dict[str, float]:
         "accuracy": float(sums["correct_sum"]) / count,
         "tokens": float(sums["token_count"]),
         **_segment_means(sums),
+        **_transcription_means(sums),
+    }
+
+
+def _transcription_means(sums: dict[str, float]) -> dict[str, float]:
+    """A transcriber's onset and frame NLL per frame and velocity error per onset; {} else."""
+    if "onset_count" not in sums:
+        return {}
+    frames = max(float(sums["token_count"]), 1.0)
+    return {
+        "onset_nll": float(sums["onset_nll_sum"]) / frames,
+        "frame_nll": float(sums["frame_nll_sum"]) / frames,
+        "velocity_mse": float(sums["velocity_sum"]) / max(float(sums["onset_count"]), 1.0),
     }
 
 
@@ -120,6 +133,49 @@ def frame_objective(model, params, batch: dict, *, step, rng, train: bool):
     return sums["nll_sum"] / jnp.maximum(sums["token_count"], 1.0), sums
 
 
+def transcription_sums(logits: dict, batch: dict) -> dict[str, jax.Array]:
+    """Onsets and Frames' loss as sums: logits {onsets, frames, offsets, velocities} and batch
+    targets of the same names [B, T, K] float32, mask [B, T] -> {"nll_sum" (per frame, the onset,
+    frame and offset Bernoulli NLLs summed over keys, plus the velocity squared error at the
+    onsets), "correct_sum" (frames whose every key's frame prediction is right), "token_count"
+    (frames), "onset_nll_sum", "frame_nll_sum", "velocity_sum", "onset_count"} scalars."""
+    mask = batch["mask"]
+    bce = {
+        name: optax.sigmoid_binary_cross_entropy(logits[name], batch[name]).sum(-1) * mask
+        for name in ("onsets", "frames", "offsets")
+    }
+    onsets = batch["onsets"] * mask[..., None]
+    # O&F's velocity loss: squared error on the frames where a note starts, in [0, 1] units.
+    velocity = jnp.sum(onsets * (jax.nn.sigmoid(logits["velocities"]) - batch["velocities"]) ** 2)
+    right = jnp.all((logits["frames"] > 0) == (batch["frames"] > 0.5), axis=-1)
+    total = bce["onsets"] + bce["frames"] + bce["offsets"]
+    return {
+        "nll_sum": jnp.sum(total),
+        "correct_sum": jnp.sum(right.astype(jnp.float32) * mask),
+        "token_count": jnp.sum(mask),
+        "onset_nll_sum": jnp.sum(bce["onsets"]),
+        "frame_nll_sum": jnp.sum(bce["frames"]),
+        "velocity_sum": velocity,
+        "onset_count": jnp.sum(onsets),
+    }
+
+
+def transcription_objective(model, params, batch: dict, *, step, rng, train: bool):
+    """The transcriber's loss: per-frame onset + frame + offset NLL (summed over keys) plus the
+    velocity error per onset, each a mean over its unmasked frames / onsets. Valid NLL (early
+    stopping) is the three NLLs per frame."""
+    logits = model.apply({"params": params}, batch["inputs"], train=train, rngs={"dropout": rng})
+    sums = transcription_sums(logits, batch)
+    frames = jnp.maximum(sums["token_count"], 1.0)
+    loss = sums["nll_sum"] / frames + sums["velocity_sum"] / jnp.maximum(sums["onset_count"], 1.0)
+    return loss, sums
+
+
 # Training objectives by name; `symbolic.models.objective(model_name)` picks one per model, and a
 # model outside the registry (the chorale benchmark's frame LSTM) names its own.
-OBJECTIVES = {"lm": lm_objective, "elbo": elbo_objective, "frames": frame_objective}
+OBJECTIVES = {
+    "lm": lm_objective,
+    "elbo": elbo_objective,
+    "frames": frame_objective,
+    "transcription": transcription_objective,
+}
