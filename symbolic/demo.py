@@ -14,6 +14,7 @@ from pathlib import Path
 from symbolic.data.meta import DataMeta, load_meta
 from symbolic.data.prepare import is_prepared, prepare
 from symbolic.generation.generate import generate
+from symbolic.generation.settings import Sampling
 from symbolic.paths import output_folder
 from symbolic.training import config as config_lib
 from symbolic.training import trainer
@@ -40,12 +41,14 @@ def run_demo(
 ) -> dict:
     """Run prepare -> train -> generate -> render into OUT and return the report."""
     out = output_folder(out)
+    # every value checked before minutes of preparing: --steps -1 or --num 0 fail at once
+    config = config_lib.resolve(model_name, DEMO_PRESET, steps=steps)
+    Sampling(num=num)
     started = time.time()
     timings = {}
     meta = prepare_once(manifest, tokenizer, out / "data")
     timings["prepare_s"] = time.time() - started
 
-    config = config_lib.resolve(model_name, DEMO_PRESET, steps=steps)
     summary = trainer.train(config, out / "data", out / "run")
     timings["train_s"] = time.time() - started - timings["prepare_s"]
 

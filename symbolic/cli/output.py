@@ -15,6 +15,7 @@ def cmd_render(args) -> None:
         reverb=not args.no_reverb,
         gain_normalize=not args.no_normalize,
         soundfont=args.soundfont,
+        max_seconds=args.max_seconds,
     )
     print(f"wrote {args.wav}")
 
@@ -46,6 +47,12 @@ def add_render(subparsers) -> None:
     p.add_argument("--no-reverb", action="store_true")
     p.add_argument("--no-normalize", action="store_true", help="keep FluidSynth's raw gain")
     p.add_argument("--soundfont", type=Path, default=None)
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=3600.0,
+        help="refuse a file whose last note ends later (the WAV stops 2 s after it)",
+    )
     p.set_defaults(func=cmd_render)
 
 

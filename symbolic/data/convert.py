@@ -196,6 +196,28 @@ def _read_midi(path: Path) -> Score:
         raise type(err)(f"{path}: not a valid MIDI file ({err})") from err
 
 
+# A prompt, a melody or a chords file lasting longer is a damaged file, not music (13.9 h at
+# 120 bpm); its ticks would overflow symusic's int32 times once resampled for writing.
+MAX_PRIMER_QUARTERS = 100_000
+
+
+def load_primer(path: str | Path, max_quarters: int = MAX_PRIMER_QUARTERS) -> Score:
+    """`load_score` of a file that generation reads (a prompt, a melody, a chords file), refused
+    when its last event lies more than `max_quarters` quarter notes in.
+
+    Raises:
+        ValueError: the file is that long (one line naming it), or as `load_score`.
+    """
+    score = load_score(path)
+    quarters = score.end() / max(score.ticks_per_quarter, 1)
+    if quarters > max_quarters:
+        raise ValueError(
+            f"{path}: its last event lies {quarters:,.0f} quarter notes in (tick {score.end():,}),"
+            f" past the limit of {max_quarters:,}; a damaged file?"
+        )
+    return score
+
+
 def load_score(path: str | Path) -> Score:
     """Read any supported file as a ``symusic.Score``, one track/program per voice.
 

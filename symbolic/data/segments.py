@@ -20,6 +20,8 @@ does for token data); valid and test never are.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import numpy as np
 from symusic import Note, Score, Track
 
 from symbolic.data.meta import META_FILE, SegmentCounts, SegmentsMeta, SkippedWork, write_meta
-from symbolic.paths import output_folder
+from symbolic.paths import locks_folder, output_folder
 
 NO_EVENT, NOTE_OFF, FIRST_PITCH = 0, 1, 2
 VOCAB_SIZE = 130
@@ -181,10 +183,15 @@ def load_segments(data_dir: Path, split: str) -> dict[str, np.ndarray]:
     path = Path(data_dir) / f"{split}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run `symbolic vae prepare` first")
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
+    try:
+        with np.load(path) as data:
+            return {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError) as err:
+        # numpy's own messages ("File is not a zip file") name no file
+        raise ValueError(f"{path}: not a readable segments archive ({err})") from None
 
 
+@locks_folder("out_dir")
 def prepare_segments(
     manifest_path: Path,
     out_dir: Path,
@@ -203,6 +210,10 @@ def prepare_segments(
 
     if not melody:
         raise ValueError("only --melody segments are implemented (MusicVAE's melody encoding)")
+    if not bars >= 1:
+        raise ValueError(f"--bars must be >= 1, got {bars}")
+    if not 0 <= program <= 127:  # a GM program; -1 would write a melody no synth plays
+        raise ValueError(f"--program must be a GM program 0..127, got {program}")
     shifts = transposition_shifts(augment_transpose)
     output_folder(out_dir)  # fail before the long part, not after it
     manifest = load_manifest(manifest_path)

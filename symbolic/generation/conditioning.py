@@ -35,7 +35,7 @@ from symusic import Tempo
 
 from symbolic import tokenization
 from symbolic.data import views
-from symbolic.data.convert import load_score
+from symbolic.data.convert import load_primer
 from symbolic.data.meta import DataMeta
 from symbolic.generation import constraints
 from symbolic.music import chords
@@ -165,7 +165,7 @@ def _meter_mask(tokenizer, vocab_size: int, time_sig: int | None, tempo: int | N
 def _harmony(tokenizer, view: views.View, condition: Condition) -> views.Harmony:
     if condition.chords_file:
         try:
-            return views.harmony(tokenizer, load_score(condition.chords_file), view.chord_rate)
+            return views.harmony(tokenizer, load_primer(condition.chords_file), view.chord_rate)
         except views.NoContent as err:
             raise ValueError(f"{condition.chords_file}: {err}") from None
     meter = meter_lib.parse_meter(condition.time_signature or "4/4")
@@ -175,7 +175,7 @@ def _harmony(tokenizer, view: views.View, condition: Condition) -> views.Harmony
 def _melody_bars(tokenizer, view: views.View, condition: Condition) -> tuple[list, int]:
     """The melody file's bars without their ``Bar`` token, and the chord tokens they need."""
     try:
-        melody = views.melody_score(load_score(condition.melody))
+        melody = views.melody_score(load_primer(condition.melody))
     except views.NoContent as err:
         raise ValueError(f"{condition.melody}: {err}") from None
     ids = tokenization.encode(tokenizer, melody)

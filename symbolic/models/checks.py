@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 DTYPES = ("float32", "bfloat16", "float16")
+MAX_SEED = 2**63 - 1  # jax.random.PRNGKey takes a C long; a larger seed is an OverflowError
 
 
 def _name(record: Any, field: str) -> str:

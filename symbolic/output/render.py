@@ -8,16 +8,19 @@ without notes) gets no gain and is written as the silence it is.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 import wave
 from pathlib import Path
 
 import numpy as np
+from symusic import Score
 
-from symbolic.paths import output_file
+from symbolic.paths import output_file, remove_stale_temps, temp_name, write_atomic
 
 SOUNDFONT_ENV = "SYMBOLIC_SOUNDFONT"
 # Debian/Ubuntu paths of `fluid-soundfont-gm` (FluidR3) and the alternatives' default.
@@ -34,6 +37,10 @@ PEAK_DBFS = -1.0
 # so the floor sits between the two; unscaled, audio that quiet rounds to zero in 16-bit PCM.
 NOISE_FLOOR_DBFS = -120.0
 CHANNELS = 2  # FluidSynth's file renderer writes interleaved stereo
+RELEASE_S = 2.0  # rendered after the last note-off: the release and the reverb's tail
+MAX_SECONDS = 3600.0  # a last note-off later than this is a damaged file, not a piece
+CHUNK_FRAMES = 1 << 18  # frames per read and write: memory stays bounded whatever the length
+POLL_S = 0.02  # how often the size of FluidSynth's output is checked against the cap
 
 
 class RenderError(RuntimeError):
@@ -63,6 +70,16 @@ def find_soundfont(soundfont: str | Path | None = None) -> Path:
         f"no General MIDI SoundFont found (looked in {', '.join(DEFAULT_SOUNDFONTS)}); "
         f"{INSTALL_HINT}, or set {SOUNDFONT_ENV}=/path/to/font.sf2"
     )
+
+
+def synth_available() -> bool:
+    """Whether FluidSynth and a General MIDI SoundFont are installed (`render` needs both)."""
+    try:
+        find_fluidsynth()
+        find_soundfont()
+    except RenderError:
+        return False
+    return True
 
 
 def _checked_soundfont(path: Path) -> Path:
@@ -134,17 +151,81 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         return audio, f.getframerate()
 
 
-def _synthesize(midi_path: Path, soundfont: Path, sample_rate: int, reverb: bool) -> np.ndarray:
-    """Run FluidSynth; -> float32 audio [frames, 2]."""
-    with tempfile.TemporaryDirectory(prefix="symbolic-render-") as tmp:
-        raw_path = Path(tmp) / "out.raw"
-        command = fluidsynth_command(midi_path, raw_path, soundfont, sample_rate, reverb)
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0 or not raw_path.is_file():
-            detail = (result.stderr or result.stdout).strip().splitlines()
+def render_seconds(midi_path: Path, max_seconds: float = MAX_SECONDS) -> float:
+    """How long the WAV of MIDI_PATH is: its last note-off plus `RELEASE_S` (FluidSynth plays
+    on to the file's last event, which in a damaged or hostile file can lie years later).
+
+    Raises:
+        ValueError: the last note ends after `max_seconds`: a file with a note at delta
+            0x0FFFFFFF would be rendered for days into gigabytes.
+    """
+    if not (math.isfinite(max_seconds) and max_seconds > 0):
+        raise ValueError(f"max_seconds must be finite and > 0, got {max_seconds}")
+    try:
+        score = Score(str(midi_path), ttype="second")
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"{midi_path}: not a valid MIDI file ({err})") from None
+    last = 0.0
+    for track in score.tracks:
+        notes = track.notes.numpy()
+        if notes["time"].size:
+            last = max(last, float(np.max(notes["time"] + notes["duration"])))
+    if not last <= max_seconds:
+        raise ValueError(
+            f"{midi_path}: its last note ends {last:,.0f} s ({last / 3600:,.1f} h) in, past "
+            f"the render limit of {max_seconds:,.0f} s; a damaged file, or raise --max-seconds"
+        )
+    return last + RELEASE_S
+
+
+def _run_capped(command: list[str], raw_path: Path, max_bytes: int, midi_path: Path) -> None:
+    """Run FluidSynth, stopping it once RAW_PATH holds `max_bytes`: it writes to disk as it
+    renders, and a file whose events run past its last note would fill the disk."""
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while process.poll() is None:
+                if raw_path.is_file() and raw_path.stat().st_size >= max_bytes:
+                    process.kill()  # the rest is past the cap: nothing of it is kept
+                    process.wait()
+                    return
+                time.sleep(POLL_S)
+        finally:
+            if process.poll() is None:  # an exception or a signal here: no orphan synth
+                process.kill()
+                process.wait()
+        if process.returncode != 0 or not raw_path.is_file():
+            log.seek(0)
+            detail = log.read().strip().splitlines()
             raise RenderError(f"fluidsynth failed on {midi_path}: {detail[-1] if detail else ''}")
-        audio = np.fromfile(raw_path, dtype="<f4")
-    return audio[: audio.size - audio.size % CHANNELS].reshape(-1, CHANNELS)
+
+
+def _peak(raw_path: Path, frames: int) -> float:
+    """Peak |sample| of the first `frames` stereo frames of a raw float32 file, read in chunks."""
+    peak = 0.0
+    for chunk in _chunks(raw_path, frames):
+        peak = max(peak, float(np.max(np.abs(chunk), initial=0.0)))
+    return peak
+
+
+def _chunks(raw_path: Path, frames: int):
+    """The first `frames` frames of a raw float32 stereo file as [n, 2] arrays of CHUNK_FRAMES."""
+    with raw_path.open("rb") as f:
+        for start in range(0, frames, CHUNK_FRAMES):
+            count = min(CHUNK_FRAMES, frames - start)
+            data = np.fromfile(f, dtype="<f4", count=count * CHANNELS)
+            yield data[: data.size - data.size % CHANNELS].reshape(-1, CHANNELS)
+
+
+def _write_wav_stream(path: Path, raw_path: Path, frames: int, gain: float, rate: int) -> None:
+    """Write `frames` frames of a raw float file, times `gain`, as 16-bit PCM, chunk by chunk."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(CHANNELS)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        for chunk in _chunks(raw_path, frames):
+            pcm = np.round(np.clip(chunk * gain, -1.0, 1.0) * 32767.0).astype("<i2")
+            out.writeframes(pcm.tobytes())
 
 
 def render(
@@ -155,24 +236,46 @@ def render(
     reverb: bool = True,
     soundfont: str | Path | None = None,
     gain_normalize: bool = True,
+    max_seconds: float = MAX_SECONDS,
 ) -> Path:
     """Render a MIDI file to a 16-bit stereo WAV with FluidSynth; returns wav_path.
 
     reverb switches FluidSynth's reverb and chorus together. gain_normalize scales the peak to
     -1 dBFS; without it FluidSynth's own gain is kept (and anything beyond full scale clips).
     A file without notes (peak below NOISE_FLOOR_DBFS) gets no gain: its WAV is silence.
+    The WAV lasts until the last note-off plus RELEASE_S, however late the file's last event;
+    a file whose last note ends after `max_seconds` is a ValueError naming it. FluidSynth's
+    output streams through a temp file (removed on every exit; one a killed render left is
+    removed by the next) and the WAV is written atomically, chunk by chunk.
     Raises RenderError (one line, with the install command) when fluidsynth or a SoundFont is
     missing (or the font is no .sf2), FileNotFoundError when the MIDI file is, IsADirectoryError
     when wav_path is a folder.
     """
     midi_path, wav_path = Path(midi_path), Path(wav_path)
+    if not 8000 <= sample_rate <= 96000:  # FluidSynth's range; outside it fails after loading
+        raise ValueError(f"sample_rate must be in [8000, 96000] Hz, got {sample_rate}")
     if not midi_path.is_file():
         raise FileNotFoundError(f"{midi_path}: no such MIDI file")
     output_file(wav_path)  # before the render, not after it
     find_fluidsynth()  # before the font: its install hint installs a General MIDI font too
     font = find_soundfont(soundfont)
-    audio = _synthesize(midi_path, font, sample_rate, reverb)
-    if gain_normalize:
-        audio = peak_normalize(audio)
-    write_wav(wav_path, audio, sample_rate)
+    frames = math.ceil(render_seconds(midi_path, max_seconds) * sample_rate)
+    scratch = Path(tempfile.gettempdir()) / "symbolic-render"
+    remove_stale_temps(scratch)  # the raw audio of renders that were killed
+    with tempfile.TemporaryDirectory(prefix=temp_name(scratch, "-")) as tmp:
+        raw_path = Path(tmp) / "out.raw"
+        command = fluidsynth_command(midi_path, raw_path, font, sample_rate, reverb)
+        _run_capped(command, raw_path, frames * CHANNELS * 4, midi_path)
+        frames = min(frames, raw_path.stat().st_size // (CHANNELS * 4))
+        gain = 1.0
+        if gain_normalize:
+            peak = _peak(raw_path, frames)
+            if peak > 10.0 ** (NOISE_FLOOR_DBFS / 20.0):
+                gain = 10.0 ** (PEAK_DBFS / 20.0) / peak
+        remove_stale_temps(wav_path)
+        # atomic: a full disk or a kill leaves the old WAV or none, never a truncated one
+        write_atomic(
+            wav_path,
+            lambda tmp_wav: _write_wav_stream(tmp_wav, raw_path, frames, gain, sample_rate),
+        )
     return wav_path

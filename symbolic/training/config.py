@@ -60,6 +60,7 @@ class TrainConfig:
         checks.in_range(self, "weight_decay", 0.0, math.inf, high_open=True)
         checks.in_range(self, "beta2", 0.0, 1.0, high_open=True)
         checks.in_range(self, "fim_rate", 0.0, 1.0)
+        checks.in_range(self, "seed", 0, checks.MAX_SEED)  # jax takes a C long: no OverflowError
 
 
 @dataclass(frozen=True)

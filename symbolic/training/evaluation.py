@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from symbolic.data.batches import eval_batches, load_split
-from symbolic.data.meta import DataMeta, load_meta
+from symbolic.data.meta import DataMeta, encoding_mismatch, load_meta
 from symbolic.training import checkpoint, trainer
 
 
@@ -15,10 +15,11 @@ def evaluate_lm_run(run_dir: Path, data_dir: Path, split: str = "test") -> dict:
     every target token of DATA_DIR's `split`; the record is appended to RUN_DIR/metrics.jsonl."""
     config, params, meta = checkpoint.load_run(run_dir)
     data_meta = load_meta(data_dir)
-    tokens = isinstance(meta, DataMeta) and isinstance(data_meta, DataMeta)  # not VAE segments
-    if not tokens or data_meta.tokenizer_hash != meta.tokenizer_hash:
+    mismatch = encoding_mismatch(meta, data_meta)
+    if mismatch or not isinstance(data_meta, DataMeta):  # not VAE segments
         raise ValueError(
-            f"{data_dir}: tokenized differently from the data {run_dir} was trained on"
+            f"{data_dir}: tokenized differently from the data {run_dir} was trained on "
+            f"({mismatch or 'no token data'})"
         )
     scored = load_split(data_dir, split)
     if len(scored.tokens) < 2:  # no target to score: say which split, not a KeyError

@@ -6,10 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
+from symbolic.generation.settings import Sampling
 from symbolic.vae.attributes import apply_attributes, load_attributes, parse_attribute_shifts
 from symbolic.vae.files import write_midis
 from symbolic.vae.latent import interpolate_latents
 from symbolic.vae.run import VAERun, decode_latents
+
+
+def check_sampling(num: int, seed: int, temperature: float = 0.0) -> None:
+    """The checks of `symbolic generate`'s values (`Sampling`): num >= 1, a seed jax takes,
+    a finite temperature >= 0 (0 greedy); a one-line ValueError, not a NaN melody or an
+    OverflowError."""
+    Sampling(num=num, temperature=temperature, seed=seed)
 
 
 def _with_attributes(run: VAERun, z: np.ndarray, specs: list[str]) -> np.ndarray:
@@ -29,6 +37,7 @@ def sample_command(
     render: bool = False,
 ) -> list[Path]:
     """`num` melodies decoded from z ~ N(0, I), optionally shifted along attribute vectors."""
+    check_sampling(num, seed, temperature)
     z = _with_attributes(run, run.prior(num, seed), attributes)
     events = decode_latents(run, z, seed=seed, temperature=temperature)
     return write_midis(events, out_dir, "sample", render=render)
@@ -64,6 +73,7 @@ def vary_command(
     render: bool = False,
 ) -> list[Path]:
     """`num` variations of one segment of IN: z = mu + amount * N(0, I) (+ attribute shifts)."""
+    check_sampling(num, seed)
     mu = run.latent_of(path, segment)
     noise = np.random.default_rng(seed).standard_normal((num, len(mu)))
     z = _with_attributes(run, mu[None, :] + amount * noise, attributes)

@@ -9,10 +9,11 @@ import numpy as np
 
 from symbolic.data.convert import file_kind, load_score
 from symbolic.output import render as render_lib
-from symbolic.paths import output_folder
+from symbolic.paths import locks_folder, output_folder
 from symbolic.vae.run import scores
 
 
+@locks_folder("out_dir")
 def write_midis(
     events: np.ndarray, out_dir: str | Path, prefix: str, *, render: bool = False
 ) -> list[Path]:
