@@ -23,7 +23,7 @@ from symbolic.generation.processors import GrammarArrays, Masks
 from symbolic.generation.run import load_lm_run
 from symbolic.generation.settings import Sampling
 from symbolic.training import checkpoint
-from tests.helpers import write_run_dir
+from tests.helpers import write_run_dir, write_test_midi
 
 PROMPT_PITCHES = (60, 62, 64, 65, 67, 69, 71, 72)
 PLAIN = dict(temperature=1.0, top_k=0, top_p=1.0)  # sample from the model's own distribution
@@ -144,10 +144,25 @@ def test_tokenizer_hash_mismatch_is_a_clear_error(tmp_path):
     one_line_error(err)
 
 
-def test_prompt_plus_max_tokens_beyond_the_cache_is_a_clear_error(transformer_dir, tmp_path):
-    with pytest.raises(ValueError, match="exceeds the model's max_len 128") as err:
-        generate.generate(transformer_dir, tmp_path, num=1, max_tokens=200)
+def test_learned_positions_beyond_their_table_are_a_clear_error(tmp_path):
+    run_dir = write_run_dir(tmp_path / "run", "transformer", position="learned")  # max_len 128
+    with pytest.raises(ValueError, match="exceeds the model's 128 learned positions") as err:
+        generate.generate(run_dir, tmp_path / "out", num=1, max_tokens=200)
     assert "max_tokens <= 127" in one_line_error(err)
+
+
+def test_a_rope_run_writes_past_its_window_and_keeps_a_long_prompt_whole(transformer_dir, tmp_path):
+    """The KV cache slides: 300 new tokens from a 128-token window, and a prompt longer than
+    the window is prefilled through it and kept whole in the output."""
+    run = load_lm_run(transformer_dir)
+    drawn = run.draw(Sampling(num=2, max_tokens=300, seed=0))
+    assert int(drawn.lengths.max()) > 128  # an untrained model rarely ends early
+    notes = [(i * 0.25, 0.25, 48 + i % 24, 80) for i in range(200)]
+    prompt = write_test_midi(tmp_path / "long.mid", [{"program": 0, "notes": notes}])
+    long = run.draw(Sampling(num=1, max_tokens=16, seed=0), primer=prompt)
+    prompt_ids, _ = engine.prompt_ids(run, engine.run_grammar(run), prompt)
+    assert len(prompt_ids) > 128
+    np.testing.assert_array_equal(long.tokens[0, : len(prompt_ids)], prompt_ids)
 
 
 def test_prompt_the_grammar_rejects_names_the_file(transformer_dir, prompt_midi, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,3 +76,45 @@ def test_dropout_is_active_only_in_training():
         {"params": params}, tokens, train=True, rngs={"dropout": jax.random.PRNGKey(1)}
     )
     assert float(jnp.abs(train_a - eval_a).max()) > 1e-3
+
+
+def test_sliding_window_decoding_past_the_window_matches_the_windowed_forward():
+    """A RoPE model with an 8-position window decodes 24 tokens: every step's logits equal the
+    full forward pass whose attention sees the last 8 keys, and at the last step (past the
+    window) the one-layer model's logits equal a forward pass over the last 8 tokens alone."""
+    window = 8
+    impl = models.decoder("transformer")
+    for layers in (2, 1):
+        cfg = tiny_model_config("transformer", max_len=window, num_layers=layers)
+        module = models.build("transformer", cfg)
+        tokens = jax.random.randint(jax.random.PRNGKey(2), (2, 3 * window), 0, VOCAB)
+        params = module.init(jax.random.PRNGKey(0), tokens[:, :window])["params"]
+        state = impl.init_decode_state(cfg, params, tokens.shape[0])
+        step = jax.jit(lambda p, s, t, cfg=cfg: impl.decode_step(cfg, p, s, t))
+        logits = []
+        for t in range(tokens.shape[1]):
+            step_logits, state = step(params, state, tokens[:, t])
+            logits.append(step_logits)
+        decoded = jnp.stack(logits, axis=1)
+        full = module.apply({"params": params}, tokens)  # banded past max_len
+        np.testing.assert_allclose(decoded, full, atol=2e-5, rtol=1e-4)
+        # Chunks of several tokens, one longer than the window, take the other path: the same.
+        decoding = models.build("transformer", dataclasses.replace(cfg, decode=True))
+        state, chunks = impl.init_decode_state(cfg, params, tokens.shape[0]), []
+        for start, end in ((0, 5), (5, 11), (11, 12), (12, 3 * window)):
+            chunk, updates = decoding.apply(
+                {"params": params, "cache": state}, tokens[:, start:end], mutable=["cache"]
+            )
+            state = updates["cache"]
+            chunks.append(chunk)
+        np.testing.assert_allclose(jnp.concatenate(chunks, axis=1), full, atol=2e-5, rtol=1e-4)
+        if layers == 1:  # RoPE is relative: the last window alone gives the same last logits
+            alone = module.apply({"params": params}, tokens[:, -window:])
+            np.testing.assert_allclose(decoded[:, -1], alone[:, -1], atol=2e-5, rtol=1e-4)
+    # The window matters: the unbanded forward pass over all 24 tokens differs past it.
+    unbanded = models.build(
+        "transformer", tiny_model_config("transformer", max_len=64, num_layers=1)
+    )
+    assert (
+        float(jnp.abs(unbanded.apply({"params": params}, tokens)[:, -1] - full[:, -1]).max()) > 1e-4
+    )

@@ -31,6 +31,7 @@ def cmd_generate(args) -> None:
         bars=args.bars,
         repetition_penalty=args.repetition_penalty,
         beam=args.beam,
+        programs=args.programs,
     )
     condition = Condition(
         chords=args.chords,
@@ -41,6 +42,8 @@ def cmd_generate(args) -> None:
     )
     output = dict(controls=controls, plot=args.plot, render=args.render)
     if args.infill_bars is not None:
+        if args.stream:
+            raise ValueError("--stream plays new pieces; it cannot be combined with --infill-bars")
         if not condition.is_empty:
             raise ValueError("--infill-bars cannot be combined with chords, melody or tempo")
         if args.prompt is None:
@@ -49,6 +52,18 @@ def cmd_generate(args) -> None:
             )
         paths = generate_infill(
             args.run_dir, args.out, args.prompt, args.infill_bars, sampling, **output
+        )
+    elif args.stream:
+        from symbolic.generation.stream import stream_generate
+
+        paths = stream_generate(
+            args.run_dir,
+            args.out,
+            sampling,
+            port_name=args.port,
+            prompt_midi=args.prompt,
+            condition=condition,
+            **output,
         )
     else:
         paths = generate(
@@ -83,7 +98,20 @@ def _add_control_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bars", type=int, default=None, help="stop after this many new bars")
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="on pitches (1: off)")
     p.add_argument("--beam", type=int, default=0, help="beam search width (0: sample)")
+    p.add_argument(
+        "--programs",
+        default=None,
+        help="GM programs the notes may use, e.g. 0,33 (-1: drums; 'all': any); "
+        "default: the programs of the training data",
+    )
     p.add_argument("--plot", action="store_true", help="also write a piano-roll PNG per MIDI")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="play the first piece on a MIDI output port while it is generated, in time "
+        "(needs python-rtmidi and a MIDI system; --tempo sets the speed)",
+    )
+    p.add_argument("--port", default=None, help="--stream: the MIDI output port (default: first)")
 
 
 def _add_condition_args(p: argparse.ArgumentParser) -> None:

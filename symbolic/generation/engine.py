@@ -23,8 +23,8 @@ from symusic import Score
 
 from symbolic import models, tokenization
 from symbolic.data import views
-from symbolic.data.convert import load_score
-from symbolic.data.meta import DataMeta
+from symbolic.data.convert import load_primer
+from symbolic.data.meta import DataMeta, encoding_mismatch
 from symbolic.generation import beam, constraints, grammar, sampling
 from symbolic.generation.processors import ConstraintArrays, GrammarArrays, Masks
 from symbolic.generation.settings import Controls, Sampling
@@ -59,7 +59,32 @@ class LoadedRun:
                 f"{run_dir}/{checkpoint.TOKENIZER_FILE} has hash {found[:12]}, but the model was "
                 f"trained with tokenizer {str(expected)[:12]}; the run directory is inconsistent"
             )
+        check_encoding(run_dir, config, meta, tokenizer)
         return cls(run_dir, config, params, meta, tokenizer)
+
+
+def check_encoding(run_dir: Path, config: RunConfig, meta: DataMeta, tokenizer) -> None:
+    """The run's view, its extra tokens and its vocabulary size agree with its tokenizer and
+    model (a prompt is encoded with this tokenizer in this view; a meta.json copied from another
+    data folder would give ids the model never saw, or none of the chords it learned).
+
+    Raises:
+        ValueError: one line naming RUN_DIR/meta.json and what disagrees.
+    """
+    expected = dataclasses.replace(
+        meta,
+        extra_tokens=views.extra_tokens(tokenizer, meta.view),
+        vocab_size=len(tokenizer.vocab) + len(views.extra_tokens(tokenizer, meta.view)),
+    )
+    mismatch = encoding_mismatch(expected, meta)
+    model_vocab = getattr(config.model, "vocab_size", None)
+    if mismatch is None and model_vocab is not None and model_vocab < meta.vocab_size:
+        mismatch = f"the model has {model_vocab} token ids, the data {meta.vocab_size}"
+    if mismatch:
+        raise ValueError(
+            f"{run_dir / checkpoint.META_FILE}: does not match the run's tokenizer and model "
+            f"({mismatch}); the run directory is inconsistent"
+        )
 
 
 @dataclass(frozen=True)
@@ -98,10 +123,12 @@ def prompt_ids(
         return [special.bos], automaton.start_state
     where = primer_name(primer)
     try:
-        score = primer if isinstance(primer, Score) else load_score(primer)
+        score = primer if isinstance(primer, Score) else load_primer(primer)
         body = views.encode_score(run.tokenizer, run.meta, score)
     except views.NoContent as err:
         raise ValueError(f"{where}: {err}") from None
+    except OverflowError as err:  # a note at delta 0x0FFFFFFF: ticks past int32 when resampled
+        raise ValueError(f"{where}: its times are too far out to tokenize ({err})") from None
     body = [i for i in body if i not in (special.bos, special.eos, special.pad)]
     if not body:
         raise ValueError(f"{where}: the prompt has no tokens (no notes?)")
@@ -120,20 +147,24 @@ def primer_name(primer: str | Path | Score) -> str:
 def check_length(
     config: RunConfig, prompt_len: int, max_tokens: int, where: str = "the prompt"
 ) -> None:
-    """A KV cache holds config.model.max_len positions; prompt plus new tokens must fit.
-    `where` names the prompt (its file) in the error."""
+    """A model with learned positions has a table of config.model.max_len of them, so prompt
+    plus new tokens must fit; a RoPE Transformer decodes past its window (the KV cache keeps the
+    last max_len positions) and an LSTM carries its state, so both take any length. `where`
+    names the prompt (its file) in the error."""
     max_len = getattr(config.model, "max_len", None)
-    if max_len is None or prompt_len + max_tokens <= max_len:
+    if max_len is None or getattr(config.model, "position", None) == "rope":
+        return
+    if prompt_len + max_tokens <= max_len:
         return
     if prompt_len >= max_len:  # no max_tokens helps: say so, not "use max_tokens <= -88121"
         raise ValueError(
             f"{where}: the prompt is {prompt_len} tokens (with BOS), which fills the model's "
-            f"window of {max_len} tokens; use a prompt under {max_len} tokens"
+            f"window of {max_len} learned positions; use a prompt under {max_len} tokens"
         )
     raise ValueError(
         f"{where}: prompt ({prompt_len} tokens with BOS) + max_tokens ({max_tokens}) = "
-        f"{prompt_len + max_tokens} exceeds the model's max_len {max_len}; "
-        f"use max_tokens <= {max_len - prompt_len} or a shorter prompt"
+        f"{prompt_len + max_tokens} exceeds the model's {max_len} learned positions; "
+        f"use max_tokens <= {max_len - prompt_len} or a shorter prompt (a RoPE model has no limit)"
     )
 
 
@@ -142,7 +173,8 @@ def decode_config(config: RunConfig, length: int):
 
     Attention reads every slot of the KV cache at every step, so a RoPE Transformer gets a cache
     of `length` slots instead of max_len (2.3x faster for 1024 tokens of a 2048-slot demo model,
-    batch 16). Learned positions keep max_len: it sizes their embedding table.
+    batch 16); a longer piece keeps max_len slots, a ring of the last max_len positions (the
+    window the model was trained on). Learned positions keep max_len: it sizes their table.
     """
     model = config.model
     if getattr(model, "position", None) == "rope" and length < model.max_len:
@@ -151,12 +183,25 @@ def decode_config(config: RunConfig, length: int):
 
 
 @functools.cache
-def jitted_sampler(model_name: str, model_config, max_tokens: int, eos_id: int, pad_id: int):
+def jitted_sampler(
+    model_name: str,
+    model_config,
+    max_tokens: int,
+    eos_id: int,
+    pad_id: int,
+    on_token: sampling.TokenTap | None = None,
+):
     """`sampling.sample` bound to one model and jitted; cached so that generating again in the
-    same process (a notebook, the tests) reuses the compilation."""
+    same process (a notebook, the tests) reuses the compilation. `on_token` taps each step's
+    tokens (`symbolic.generation.stream`)."""
     step = functools.partial(models.decoder(model_name).decode_step, model_config)
     sample = functools.partial(
-        sampling.sample, step, max_new_tokens=max_tokens, eos_id=eos_id, pad_id=pad_id
+        sampling.sample,
+        step,
+        max_new_tokens=max_tokens,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        on_token=on_token,
     )
     return jax.jit(sample)
 
@@ -183,6 +228,17 @@ def _timed_compile(fn, args: tuple, kwargs: dict):
     return compiled, time.perf_counter() - started
 
 
+def allowed_programs(run: LoadedRun, prompt: list[int]) -> tuple[int, ...] | None:
+    """The programs new notes may use by default: the training data's (`DataMeta.programs`;
+    None, any, for data prepared before they were recorded) and the prompt's own, so that a
+    primer or a forced melody on another instrument goes on with it."""
+    if run.meta.programs is None:
+        return None
+    inverse = {i: tok for tok, i in run.tokenizer.vocab.items() if tok.startswith("Program_")}
+    given = {int(inverse[i].removeprefix("Program_")) for i in prompt if i in inverse}
+    return tuple(sorted(set(run.meta.programs) | given))
+
+
 def build_masks(
     run: LoadedRun,
     automaton: grammar.Grammar,
@@ -198,7 +254,7 @@ def build_masks(
     `tables` (constraints.Constraints, state) replaces the constraints of `controls`
     (conditioning and infilling add their own automata).
     """
-    spec, vocab_size = controls.spec(), run.config.model.vocab_size
+    spec, vocab_size = controls.spec(allowed_programs(run, prompt)), run.config.model.vocab_size
     if tables is None and spec != constraints.Spec():
         built = constraints.build(run.tokenizer, spec, vocab_size)
         tables = built, built.state_after(prompt[1:])
@@ -236,12 +292,15 @@ def sample_tokens(
     controls: Controls | None = None,
     tables: tuple | None = None,
     eos_id: int | None = None,
+    on_token: sampling.TokenTap | None = None,
 ) -> tuple[np.ndarray, np.ndarray, SamplingStats]:
     """Sample `settings.num` continuations of `prompt` in one batch (or beam search, see
     `Controls`).
 
     `tables` replaces the constraints of `controls` (see `build_masks`), and `eos_id` the token
     that ends a row (default: EOS); infilling ends its middle with a sentinel instead.
+    `on_token` gets each step's tokens on the host while sampling runs (not with beam search,
+    whose beams are only chosen at the end).
     Returns tokens [num, P + max_tokens] int32, lengths [num] int32 (numpy) and timings.
     """
     controls, num, max_tokens = controls or Controls(), settings.num, settings.max_tokens
@@ -251,11 +310,13 @@ def sample_tokens(
     special = run.meta.special_ids
     eos, pad = special.eos if eos_id is None else eos_id, special.pad
     name = run.config.model_name
+    if controls.beam and on_token is not None:
+        raise ValueError("streaming cannot be combined with beam search (--beam)")
     if controls.beam:
         fn = jitted_beam(name, model_config, max_tokens, controls.beam, eos, pad)
         kwargs = {}
     else:
-        fn = jitted_sampler(name, model_config, max_tokens, eos, pad)
+        fn = jitted_sampler(name, model_config, max_tokens, eos, pad, on_token)
         kwargs = dict(
             rng=jax.random.PRNGKey(settings.seed),
             temperature=settings.temperature,

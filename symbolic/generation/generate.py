@@ -24,11 +24,12 @@ from symusic import Score
 from symbolic.generation import infill
 from symbolic.generation.conditioning import Condition
 from symbolic.generation.engine import SamplingStats
-from symbolic.generation.run import load_lm_run
+from symbolic.generation.run import LMRun, load_lm_run
+from symbolic.generation.sampling import TokenTap
 from symbolic.generation.settings import Controls, Sampling, sampling_of
 from symbolic.music import keys
 from symbolic.output import midi as midi_io
-from symbolic.paths import output_folder, read_json
+from symbolic.paths import locks_folder, output_folder, read_json
 
 REPORT_FILE = "generation.json"
 SUFFIXES = (".mid", ".png", ".wav")  # what one sample may leave: MIDI, piano roll, WAV
@@ -74,8 +75,9 @@ def write_midi(
     return paths
 
 
+@locks_folder("out_dir")
 def generate(
-    run_dir: str | Path,
+    run_dir: str | Path | LMRun,
     out_dir: str | Path,
     sampling: Sampling | None = None,
     *,
@@ -85,6 +87,7 @@ def generate(
     plot: bool = False,
     render: bool = False,
     sample_rate: int = 44100,
+    on_token: TokenTap | None = None,
     **settings,
 ) -> list[Path]:
     """Sample `num` pieces from the run in RUN_DIR and write OUT_DIR/sample_000.mid, ... .
@@ -94,19 +97,23 @@ def generate(
     without, it starts from BOS; the token grammar always applies. `controls` adds constraints,
     a repetition penalty and beam search; `condition` gives chords, a melody, a tempo or a time
     signature as model input (`max_tokens` is raised to what its forced tokens take). `plot`
-    writes piano-roll PNGs and `render` WAVs (FluidSynth). Returns the MIDI paths, then the WAVs.
+    writes piano-roll PNGs and `render` WAVs (FluidSynth). `run_dir` may be a loaded `LMRun`,
+    and `on_token` taps the tokens as they are drawn (`symbolic.generation.stream`). Returns the
+    MIDI paths, then the WAVs.
     """
     settings_ = sampling_of(sampling, settings)
     controls, condition = controls or Controls(), condition or Condition()
     output_folder(out_dir)  # before sampling, which may take minutes
-    run = load_lm_run(run_dir)
-    drawn = run.draw(settings_, primer=prompt_midi, controls=controls, condition=condition)
+    run = run_dir if isinstance(run_dir, LMRun) else load_lm_run(run_dir)
+    drawn = run.draw(
+        settings_, primer=prompt_midi, controls=controls, condition=condition, on_token=on_token
+    )
     replace_previous(Path(out_dir), len(drawn.scores), plot=plot, render=render)
     paths = write_midi(
         drawn.scores, out_dir, key=controls.key, monophonic=controls.monophonic, plot=plot
     )
     report = {
-        "run_dir": str(run_dir),
+        "run_dir": str(run.run_dir),
         "settings": {
             **asdict(drawn.settings),
             "prompt_midi": str(prompt_midi) if prompt_midi else None,
@@ -120,6 +127,7 @@ def generate(
     return finish(paths, Path(out_dir), report, render=render, plot=plot, sample_rate=sample_rate)
 
 
+@locks_folder("out_dir")
 def generate_infill(
     run_dir: str | Path,
     out_dir: str | Path,

@@ -23,6 +23,7 @@ from symbolic.generation import conditioning, engine, grammar
 from symbolic.generation import infill as infill_lib
 from symbolic.generation.conditioning import Condition
 from symbolic.generation.engine import LoadedRun, SamplingStats
+from symbolic.generation.sampling import TokenTap
 from symbolic.generation.settings import Controls, Sampling, sampling_of
 
 
@@ -91,8 +92,10 @@ class LMRun(LoadedRun):
         primer: str | Path | Score | None = None,
         controls: Controls | None = None,
         condition: Condition | None = None,
+        on_token: TokenTap | None = None,
     ) -> Generated:
-        """What `sample` and `continue_from` return, with the tokens, lengths and timings.
+        """What `sample` and `continue_from` return, with the tokens, lengths and timings;
+        `on_token` sees each step's tokens while they are drawn (`symbolic.generation.stream`).
 
         Raises:
             ValueError: a primer with a condition, a primer the grammar rejects, a condition the
@@ -114,11 +117,19 @@ class LMRun(LoadedRun):
             plan = conditioning.plan(self.tokenizer, self.meta, condition, str(self.run_dir))
             prompt, state = plan.prompt, grammar.state_after(automaton, plan.prompt[1:])
             vocab_size = self.config.model.vocab_size
-            tables = conditioning.tables(self.tokenizer, controls.spec(), plan, vocab_size)
+            spec = controls.spec(engine.allowed_programs(self, plan.prompt))
+            tables = conditioning.tables(self.tokenizer, spec, plan, vocab_size)
             max_tokens = max(settings.max_tokens, plan.needed_tokens)
             settings = dataclasses.replace(settings, max_tokens=max_tokens)
         tokens, lengths, stats = engine.sample_tokens(
-            self, prompt, state, automaton, settings, controls=controls, tables=tables
+            self,
+            prompt,
+            state,
+            automaton,
+            settings,
+            controls=controls,
+            tables=tables,
+            on_token=on_token,
         )
         scores = engine.decode_rows(self, tokens, lengths)
         if plan is not None and plan.tempo:

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import io_callback
 
 from symbolic.generation.processors import (
     NEG_INF,
@@ -40,6 +41,8 @@ from symbolic.generation.processors import (
 
 DecodeStepFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, Any]]
 # (params, state, tokens [B] int32) -> (logits [B, V] float32, state); the model config bound in.
+TokenTap = Callable[[jax.Array, jax.Array], None]
+# (position [] int32, tokens [B] int32) -> None: called on the host with each step's tokens.
 
 
 class SampleOutput(NamedTuple):
@@ -181,8 +184,10 @@ def _make_body(
     transitions: tuple[jax.Array | None, jax.Array | None],
     eos_id: int,
     pad_id: int,
+    on_token: TokenTap | None = None,
 ) -> Callable[[_Carry], _Carry]:
-    """The while-loop body: feed tokens[:, position], write the token at position + 1."""
+    """The while-loop body: feed tokens[:, position], write the token at position + 1 (and
+    hand it to `on_token` on the host, in order, when given)."""
     temperature, top_k, top_p = settings
 
     def body(c: _Carry) -> _Carry:
@@ -200,6 +205,8 @@ def _make_body(
             transitions, (c.grammar_state, c.constraint_state), token, generating
         )
         done = generating & ((token == eos_id) | (nxt + 1 >= budget_end))
+        if on_token is not None:
+            io_callback(on_token, None, nxt, token, ordered=True)
         return _Carry(
             position=nxt,
             tokens=jax.lax.dynamic_update_slice(c.tokens, token[:, None], (0, nxt)),
@@ -228,6 +235,7 @@ def sample(
     top_k: jax.Array | int = 0,
     top_p: jax.Array | float = 1.0,
     masks: Masks = Masks(),
+    on_token: TokenTap | None = None,
 ) -> SampleOutput:
     """Continue each prompt by up to `max_new_tokens` tokens, one cached decode step at a time.
 
@@ -237,6 +245,8 @@ def sample(
     masks: the grammar, constraints, repetition penalty and extra processors, with each row's
         [B] int32 automaton states after its prompt (see `Masks`); applied before temperature.
     temperature <= 0 is greedy; top_k <= 0 and top_p >= 1 disable those filters.
+    on_token: a host function given each new position and its [B] tokens as they are drawn
+        (live streaming); static, like decode_step_fn.
 
     Returns tokens [B, P + N] int32 (prompt, continuation, EOS, then pad_id) and lengths [B] int32.
     A row stops after EOS or after N new tokens; the loop stops when every row has stopped.
@@ -270,6 +280,7 @@ def sample(
         transitions,
         eos_id,
         pad_id,
+        on_token,
     )
     init = _Carry(
         first,

@@ -96,6 +96,9 @@ class CausalSelfAttention(nn.Module):
             y = self._cached_attention(q, k, v, positions)
         else:
             mask = nn.make_causal_mask(jnp.ones((batch, length), bool), dtype=bool)
+            if length > cfg.max_len:  # past the window each query sees its last max_len keys
+                offsets = jnp.arange(length)[:, None] - jnp.arange(length)[None, :]
+                mask = mask & (offsets < cfg.max_len)[None, None]
             y = nn.dot_product_attention(
                 q,
                 k,
@@ -113,31 +116,61 @@ class CausalSelfAttention(nn.Module):
     def _cached_attention(
         self, q: jax.Array, k: jax.Array, v: jax.Array, positions: jax.Array
     ) -> jax.Array:
-        """Append k, v [B, T, H, D] to the KV cache and attend over it: -> [B, T, H, D].
+        """Write k, v [B, T, H, D] into the KV cache and attend from q over it: -> [B, T, H, D].
 
-        The cache is stored heads-major, [B, H, max_len, D], so that each step reads every key
-        of a head contiguously instead of transposing the whole cache once per step.
+        The cache is a ring of `max_len` slots (the window): position p lives in slot
+        p % max_len, and each slot remembers its position, so decoding goes on past the window
+        with every query seeing exactly its last max_len keys, as the full forward pass with
+        the same window does. RoPE keys are rotated by their absolute position when written,
+        so a slot needs no rewriting when the window moves. The cache is heads-major,
+        [B, H, max_len, D], so that each step reads every key of a head contiguously.
+
+        One token a step (decoding, prefill) is written first and attends over the cache alone:
+        it overwrites the one position that has just left its window. A longer chunk could
+        overwrite keys its own earlier queries still see, so it attends over the cache and the
+        chunk side by side, and only then is written.
         """
         batch, length, heads, head_dim = k.shape
-        shape = (batch, heads, self.config.max_len, head_dim)
+        window = self.config.max_len
+        shape = (batch, heads, window, head_dim)
         cached_k = self.variable("cache", "key", jnp.zeros, shape, k.dtype)
         cached_v = self.variable("cache", "value", jnp.zeros, shape, v.dtype)
-        index = self.variable("cache", "index", lambda: jnp.array(0, jnp.int32))
+        # [B, max_len] int32: each slot's position + 1, 0 while empty (so that a cache of zeros,
+        # as `init_decode_state` makes it, is empty); the same in every row.
+        slot_position = self.variable(
+            "cache", "slot_position", jnp.zeros, (batch, window), jnp.int32
+        )
         if self.is_initializing():  # only the cache's shapes are wanted
             return jnp.zeros_like(q)
-        start = index.value
-        at = (0, 0, start, 0)
-        cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, k.transpose(0, 2, 1, 3), at)
-        cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, v.transpose(0, 2, 1, 3), at)
-        index.value = start + length
-        scores = jnp.einsum("bqhd,bhkd->bhqk", q, cached_k.value).astype(jnp.float32)
-        # Slots past the written prefix hold zeros; the position mask hides them.
+        new_k, new_v = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)  # [B, H, T, D]
+        if length == 1:
+            slot = positions[0, 0] % window
+            cached_k.value = jax.lax.dynamic_update_slice(cached_k.value, new_k, (0, 0, slot, 0))
+            cached_v.value = jax.lax.dynamic_update_slice(cached_v.value, new_v, (0, 0, slot, 0))
+            slot_position.value = jax.lax.dynamic_update_slice(
+                slot_position.value, positions + 1, (0, slot)
+            )
+            keys, values, written = cached_k.value, cached_v.value, slot_position.value - 1
+        else:
+            keys = jnp.concatenate([cached_k.value, new_k], axis=2)  # [B, H, W + T, D]
+            values = jnp.concatenate([cached_v.value, new_v], axis=2)
+            written = jnp.concatenate([slot_position.value - 1, positions], axis=1)
+            kept = min(length, window)  # of a longer chunk only the last `window` stay
+            slots = positions[0, -kept:] % window
+            cached_k.value = cached_k.value.at[:, :, slots].set(new_k[:, :, -kept:])
+            cached_v.value = cached_v.value.at[:, :, slots].set(new_v[:, :, -kept:])
+            slot_position.value = slot_position.value.at[:, slots].set(positions[:, -kept:] + 1)
+        key_positions = written[:, None, None]  # [B, 1, 1, K]
+        query_positions = positions[:, None, :, None]  # [B, 1, T, 1]
         visible = (
-            jnp.arange(self.config.max_len)[None, None, None, :] <= positions[:, None, :, None]
+            (key_positions >= 0)
+            & (key_positions <= query_positions)
+            & (key_positions > query_positions - window)
         )
+        scores = jnp.einsum("bqhd,bhkd->bhqk", q, keys).astype(jnp.float32)
         scores = jnp.where(visible, scores / np.sqrt(head_dim), jnp.finfo(jnp.float32).min)
         probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-        return jnp.einsum("bhqk,bhkd->bqhd", probs, cached_v.value)
+        return jnp.einsum("bhqk,bhkd->bqhd", probs, values)
 
 
 class Block(nn.Module):
@@ -159,7 +192,10 @@ class TransformerLM(nn.Module):
     """tokens [B, T] int32 -> logits [B, T, vocab] float32.
 
     In decode mode (config.decode=True) each call appends its tokens to the KV cache (collection
-    "cache", made mutable by the caller) and positions continue from the cache index.
+    "cache", made mutable by the caller) and positions continue from the cache's counter, past
+    max_len too: the cache keeps the last max_len positions (a sliding window). A full forward
+    pass longer than max_len uses the same window, so both agree at every position (RoPE; a
+    learned position table ends at max_len).
     """
 
     config: TransformerConfig
@@ -192,7 +228,8 @@ class TransformerLM(nn.Module):
 
 
 def init_decode_state(config: TransformerConfig, params, batch_size: int):
-    """An empty KV cache for `batch_size` sequences of up to config.max_len tokens."""
+    """An empty KV cache for `batch_size` sequences: a ring of the last config.max_len
+    positions."""
     model = TransformerLM(dataclasses.replace(config, decode=True))
     shapes = jax.eval_shape(
         lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((batch_size, 1), jnp.int32))

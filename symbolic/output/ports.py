@@ -1,4 +1,5 @@
-"""Real-time MIDI output through mido's python-rtmidi backend: list ports, play a file.
+"""Real-time MIDI output through mido's python-rtmidi backend: list ports, play a file, and send
+messages at given times (`TimedSender`, for live streaming).
 
 Needs the optional `python-rtmidi` package and, on Linux, an ALSA sequencer (/dev/snd/seq).
 Without either, `MidiOutError` says so in one line, so the CLI prints one clear error.
@@ -7,7 +8,11 @@ Without either, `MidiOutError` says so in one line, so the CLI prints one clear 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
+import threading
+import time
 from pathlib import Path
 
 import mido
@@ -86,3 +91,58 @@ def play(path: str | Path, port_name: str | None = None, *, port=None, realtime:
         if own:
             port.close()
     return sent
+
+
+class TimedSender:
+    """Sends MIDI messages to `port` at wall-clock times (``time.monotonic()`` seconds) from a
+    thread of its own, so that a producer can schedule notes ahead of playback.
+
+    `send_at(when, msg)` queues a message; one whose time has passed goes out at once. `finish()`
+    waits until every queued message has been sent, then turns all notes off (`port.reset()`),
+    as `close()` does at once without waiting.
+    """
+
+    def __init__(self, port):
+        self.port = port
+        self._queue: list[tuple[float, int, mido.Message]] = []
+        self._order = itertools.count()  # ties keep their order: a note_off before a note_on
+        self._wake = threading.Condition()
+        self._closing = self._draining = False
+        self._thread = threading.Thread(target=self._run, name="midi-sender", daemon=True)
+        self._thread.start()
+
+    def send_at(self, when: float, msg: mido.Message) -> None:
+        with self._wake:
+            heapq.heappush(self._queue, (when, next(self._order), msg))
+            self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                if self._closing or (self._draining and not self._queue):
+                    return
+                if not self._queue:
+                    self._wake.wait()
+                    continue
+                due = self._queue[0][0] - time.monotonic()
+                if due > 0:
+                    self._wake.wait(min(due, 0.05))
+                    continue
+                _, _, msg = heapq.heappop(self._queue)
+                self.port.send(msg)
+
+    def finish(self) -> None:
+        """Wait for every queued message, then all notes off."""
+        with self._wake:
+            self._draining = True
+            self._wake.notify()
+        self._thread.join()
+        self.port.reset()
+
+    def close(self) -> None:
+        """Stop now (Ctrl-C): the rest is dropped and all notes are turned off."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._thread.join()
+        self.port.reset()
