@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from symbolic.data import manifest as mf
-from tests.helpers import REPO
+from tests.helpers import REPO, pop909_songs
 
 BACH = REPO / "data_manifests" / "bach_chorales.json"
 
@@ -131,3 +131,86 @@ def test_rebuilding_the_bach_manifest_gives_the_same_works():
     m = mf.load_manifest(BACH)
     rebuilt = mf.build_manifest(m.source, name=m.name, seed=m.seed)
     assert rebuilt.works == m.works and rebuilt.excluded == m.excluded
+
+
+# --- groups, exclusions and leaks (a real user's folder: POP909 with versions/ copies) -------
+
+
+@pytest.fixture
+def pop_with_versions(tmp_path) -> Path:
+    """12 POP909 songs laid out as the full release has them: NNN/NNN.mid plus a copy of
+    each in NNN/versions/ (the shared copy has no versions/, so the test makes them)."""
+    root = tmp_path / "pop"
+    for song in pop909_songs(12):
+        folder = root / song.parent.name
+        (folder / "versions").mkdir(parents=True)
+        shutil.copy(song, folder / song.name)
+        shutil.copy(song, folder / "versions" / f"{song.stem}-v1.mid")
+    return root
+
+
+def test_copies_leak_across_splits_and_the_warning_says_how_to_fix_it(pop_with_versions, tmp_path):
+    m = mf.load_manifest(mf.write_folder_manifest(pop_with_versions, tmp_path / "pop.json"))
+    leaks = mf.split_leaks(m)
+    by_song = {}
+    for work in m.works:
+        by_song.setdefault(work.path.split("/")[0], set()).add(work.split)
+    mixed = sum(len(splits) > 1 for splits in by_song.values())
+    assert mixed > 0  # the split is seeded, so this layout leaks the same way every run
+    assert leaks.same_notes == mixed and leaks.files == 2 * mixed
+    assert "--group-by" in leaks.warning() and "--exclude" in leaks.warning()
+
+
+def test_group_by_top_keeps_each_song_and_its_versions_in_one_split(pop_with_versions, tmp_path):
+    path = mf.write_folder_manifest(pop_with_versions, tmp_path / "pop.json", group_by="top")
+    m = mf.load_manifest(path)
+    assert m.group_by == "top" and len(m.works) == 24
+    by_song = {}
+    for work in m.works:
+        assert work.group == work.path.split("/")[0]
+        by_song.setdefault(work.group, set()).add(work.split)
+    assert all(len(splits) == 1 for splits in by_song.values())
+    assert {next(iter(s)) for s in by_song.values()} == {"train", "valid", "test"}
+    assert mf.split_leaks(m) == mf.Leaks(0, 0, 0) and mf.split_leaks(m).warning() is None
+    assert json.loads(path.read_text()) == m.to_json()  # group and group_by round-trip
+
+
+def test_group_by_regex_and_parent(pop_with_versions, tmp_path):
+    regex = mf.build_manifest(
+        {"type": "folder", "path": str(pop_with_versions)}, name="pop", group_by=r"^(\d+)/"
+    )
+    assert all(w.group == w.path[:3] for w in regex.works)
+    parent = mf.build_manifest(
+        {"type": "folder", "path": str(pop_with_versions)}, name="pop", group_by="parent"
+    )
+    assert {w.group for w in parent.works if "versions" in w.path} == {
+        f"{w.path[:3]}/versions" for w in parent.works if "versions" in w.path
+    }
+    assert mf.group_key("loose.mid", "top") == "loose.mid"  # a top-level file: its own group
+    with pytest.raises(mf.ManifestError, match="regex with a"):
+        mf.check_group_by("no-group")
+    with pytest.raises(mf.ManifestError, match="not a regular expression"):
+        mf.check_group_by("(unclosed")
+
+
+def test_exclude_leaves_out_the_versions_folders_with_a_reason(pop_with_versions, tmp_path):
+    m = mf.load_manifest(
+        mf.write_folder_manifest(pop_with_versions, tmp_path / "pop.json", exclude=("versions",))
+    )
+    assert len(m.works) == 12 and not any("versions" in w.path for w in m.works)
+    assert {e["reason"] for e in m.excluded} == {"excluded by --exclude 'versions'"}
+    assert mf.split_leaks(m).files == 0
+
+
+def test_manifest_command_prints_the_leak_warning(pop_with_versions, tmp_path, capsys):
+    from symbolic.cli import main
+
+    assert main(["manifest", str(pop_with_versions), "--out", str(tmp_path / "a.json")]) == 0
+    assert "have a twin in another split" in capsys.readouterr().err
+    args = ["--out", str(tmp_path / "b.json"), "--group-by", "top"]
+    assert main(["manifest", str(pop_with_versions), *args]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "24 works" in captured.out
+    bad = ["manifest", str(pop_with_versions), "--out", str(tmp_path / "c.json"), "--group-by", "x"]
+    assert main(bad) == 2
+    assert not (tmp_path / "c.json").exists()

@@ -138,14 +138,17 @@ least the band's lowest and KL at most its highest.
 
 ## Definitions and choices
 
-Metric definitions are in `symbolic/metrics.py` (MusPy's unless said): pitch-class entropy in bits
-over a 12-bin histogram of notes; scale consistency over the 24 major and natural-minor scales;
-pitch range in semitones; polyphony as the mean number of distinct pitches sounding where at
-least one sounds (exact on tick intervals; unisons count once); note density in notes per
-quarter note; groove consistency on a 16th grid, bars from the time signatures, counted as MusPy
-does (the bar starting at the last note's end included); empty-beat rate over quarter-note
-beats, a note sounding in the beats its half-open interval overlaps (MusPy also counts the beat
-in which a note ends). Drum tracks are ignored. OA and KL(intra || inter) use Gaussian KDEs with
-Scott's bandwidth on a 2,048-point grid. A metric undefined for a piece (e.g. groove with one
-bar) is left out for that piece.
+Metric definitions are in `symbolic/music/metrics.py` (MusPy's unless said): pitch-class
+entropy in bits over a 12-bin histogram of notes; scale consistency over the 24 major and
+natural-minor scales; pitch range in semitones; polyphony as the mean number of distinct pitches
+sounding where at least one sounds (exact on tick intervals; unisons count once); note density
+in notes per quarter note; groove consistency on a 16th grid, bars from the time signatures,
+counted as MusPy does (the bar starting at the last note's end included): MusPy's own function
+gives this figure only after resampling to 16ths, and at a file's native resolution reads
+0.07-0.16 higher (near 1.0), since every tick is a grid step there
+(`tests/test_muspy_agreement.py`); empty-beat rate over quarter-note beats, a note sounding
+in the beats its half-open interval overlaps (MusPy also counts the beat in which a note
+ends). Drum tracks are ignored. OA and KL(intra || inter) use Gaussian KDEs with Scott's
+bandwidth on a 2,048-point grid. A metric undefined for a piece (e.g. groove with one bar) is
+left out for that piece.
 """

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from symbolic.cli.arguments import add_transpose_arg
 
 
 def cmd_manifest(args) -> None:
-    from symbolic.data.manifest import write_folder_manifest
+    from symbolic.data.manifest import load_manifest, split_leaks, write_folder_manifest
 
     path = write_folder_manifest(
-        args.folder, args.out, name=args.name, seed=args.seed, licence=args.licence
+        args.folder,
+        args.out,
+        name=args.name,
+        seed=args.seed,
+        licence=args.licence,
+        exclude=tuple(args.exclude),
+        group_by=args.group_by,
     )
-    print(f"wrote {path}")
+    manifest = load_manifest(path)
+    print(f"wrote {path} ({len(manifest.works)} works, {len(manifest.excluded)} excluded)")
+    warning = split_leaks(manifest).warning()
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def cmd_prepare(args) -> None:
@@ -29,6 +40,7 @@ def cmd_prepare(args) -> None:
         workers=args.workers,
         progress=not args.no_progress,
         view=View(args.view, args.track, args.chord_rate),
+        max_tokens_per_work=args.max_tokens_per_work,
     )
     _print_prepare(meta, args.out)
 
@@ -50,6 +62,20 @@ def add_manifest(subparsers) -> None:
     p.add_argument("--name", default=None)
     p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split")
     p.add_argument("--licence", default="unknown: check the source's terms")
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out paths (or folder/file names) matching GLOB, e.g. versions; repeatable",
+    )
+    p.add_argument(
+        "--group-by",
+        default=None,
+        metavar="top|parent|REGEX",
+        help="keep all files of one work in one split: grouped by their first folder (top), "
+        "their own folder (parent), or a regex's first group on the relative path",
+    )
     p.set_defaults(func=cmd_manifest)
 
 
@@ -61,6 +87,13 @@ def add_prepare(subparsers) -> None:
     add_transpose_arg(p, "augment train by transposing LOW..HIGH semitones, e.g. -3..3")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--max-tokens-per-work",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cut each work's sequence to at most N tokens, at a bar line (default: no cap)",
+    )
     _add_view_args(p)
     p.set_defaults(func=cmd_prepare)
 

@@ -9,26 +9,35 @@ A manifest is a JSON file (``data_manifests/*.json``)::
      "split_fractions": {"train": 0.8, "valid": 0.1, "test": 0.1},
      "works": [{"id": "bwv66.6", "path": "bach/bwv66.6.mxl", "sha256": "...",
                 "split": "train"}, ...],
-     "excluded": [{"path": "...", "reason": "..."}]}
+     "excluded": [{"path": "...", "reason": "..."}],
+     "group_by": "top"}                                          # optional
 
 Work paths are relative to the source root (the music21 corpus folder, or the user's
 folder), so a manifest is portable across machines. The split is by work: a work goes to
 the split its ``sha256(f"{seed}:{work_id}")`` falls in, so adding files never moves
-existing works. The one exception, for tiny data sets only: when a split would be empty
-and there are at least three works, the work of the fullest split whose number lies
-nearest the empty split's band moves to it, so no split is empty. Never imports jax.
+existing works. With ``group_by`` the split is by group instead (each work then records its
+``group``): every file of one group, such as a song and its ``versions/`` copies, lands in
+one split, so no piece is trained on and tested on. The one exception, for tiny data sets
+only: when a split would be empty and there are at least three works (groups), the work
+(group) of the fullest split whose number lies nearest the empty split's band moves to it,
+so no split is empty. ``split_leaks`` counts the files whose notes or file name recur in
+another split, the leaks that ``group_by`` and ``exclude`` are for. Never imports jax.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from symbolic.data.convert import MIDI_SUFFIXES, NOT_SCORE_SUFFIXES, file_kind
-from symbolic.paths import output_file, read_json, write_text_atomic
+from symbolic.paths import output_file, read_json, remove_stale_temps, write_text_atomic
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "valid", "test")
@@ -47,6 +56,8 @@ _DESCRIPTIONS = {
 FOLDER_LICENCE = "unknown: set the licence of these files with --licence"
 # When one work exists in several encodings, the first suffix here is kept.
 _ENCODING_PREFERENCE = (".mxl", ".musicxml", ".xml", ".krn", ".mei", ".abc", ".mid", ".midi")
+GROUP_BY_NAMES = ("top", "parent")  # else a regular expression whose first group names the group
+_NOTE_HASH_TICKS = 480  # note times are compared at 1/480 quarter, whatever a file's resolution
 
 
 class ManifestError(ValueError):
@@ -61,6 +72,7 @@ class Work:
     path: str
     sha256: str
     split: str
+    group: str | None = None  # the split group, when the manifest has a group_by
 
 
 @dataclass(frozen=True)
@@ -75,15 +87,22 @@ class Manifest:
     excluded: tuple[dict, ...] = ()
     split_fractions: dict = field(default_factory=lambda: dict(DEFAULT_FRACTIONS))
     description: str = ""
+    group_by: str | None = None  # "top", "parent" or a regex: see `group_key`
     file: Path | None = None
 
     def to_json(self) -> dict:
-        """The JSON document (without ``file``)."""
+        """The JSON document (without ``file``; ``group_by`` and ``group`` only when set)."""
         data = {"format_version": FORMAT_VERSION, **asdict(self)}
         data.pop("file")
-        data["works"] = [asdict(w) for w in self.works]
+        if self.group_by is None:
+            data.pop("group_by")
+        data["works"] = [_present(asdict(w)) for w in self.works]
         data["excluded"] = list(self.excluded)
         return data
+
+
+def _present(row: dict) -> dict:
+    return {key: value for key, value in row.items() if value is not None}
 
 
 def file_sha256(path: str | Path) -> str:
@@ -107,7 +126,7 @@ def split_unit(work_id: str, seed: int) -> float:
 
 
 def assign_splits(work_ids: list[str], seed: int, fractions: dict | None = None) -> list[str]:
-    """Split name per work id, by hash band (see module docstring)."""
+    """Split name per work (or group) id, by hash band (see module docstring)."""
     fractions = fractions or DEFAULT_FRACTIONS
     train_end = fractions["train"]
     valid_end = train_end + fractions["valid"]
@@ -166,14 +185,57 @@ def _work_id(rel: str, source_type: str) -> str:
     return Path(rel).name.rsplit(".", 1)[0] if source_type == "music21_corpus" else rel
 
 
-def _select_works(root: Path, paths: list[Path], source_type: str):
+def check_group_by(group_by: str | None) -> str | None:
+    """``group_by`` as given, once checked: "top", "parent", or a regex with a group."""
+    if group_by is None or group_by in GROUP_BY_NAMES:
+        return group_by
+    try:
+        pattern = re.compile(group_by)
+    except re.error as err:
+        raise ManifestError(f"--group-by {group_by!r}: not a regular expression ({err})") from None
+    if pattern.groups < 1:
+        raise ManifestError(
+            f"--group-by {group_by!r}: use 'top', 'parent' or a regex with a (group), "
+            "e.g. '^(\\d+)/'"
+        )
+    return group_by
+
+
+def group_key(rel: str, group_by: str) -> str:
+    """The split group of the file at ``rel`` (POSIX, relative to the folder): ``top``, its
+    first folder (POP909's ``NNN/``); ``parent``, its own folder; a regex, its first group
+    where it matches. A file directly in the folder, or one the regex misses, is a group
+    of its own."""
+    parts = rel.split("/")
+    if group_by in GROUP_BY_NAMES:
+        if len(parts) == 1:
+            return rel
+        return parts[0] if group_by == "top" else "/".join(parts[:-1])
+    match = re.search(group_by, rel)
+    return match.group(1) if match and match.group(1) else rel
+
+
+def _excluded_by(rel: str, globs: tuple[str, ...]) -> str | None:
+    """The first glob that the path, or one of its folder or file names, matches."""
+    for glob in globs:
+        if fnmatch.fnmatchcase(rel, glob) or any(
+            fnmatch.fnmatchcase(part, glob) for part in rel.split("/")
+        ):
+            return glob
+    return None
+
+
+def _select_works(root: Path, paths: list[Path], source_type: str, exclude: tuple[str, ...] = ()):
     """Usable files as sorted ``(id, rel)`` pairs, one encoding per work, plus exclusions."""
     rank = {suffix: i for i, suffix in enumerate(_ENCODING_PREFERENCE)}
     groups: dict[str, list[str]] = {}
     excluded = []
     for path in paths:
         rel = path.relative_to(root).as_posix()
-        if file_kind(path) == "other":
+        glob = _excluded_by(rel, exclude)
+        if glob is not None:
+            excluded.append({"path": rel, "reason": f"excluded by --exclude {glob!r}"})
+        elif file_kind(path) == "other":
             reason = NOT_SCORE_SUFFIXES.get(path.suffix.lower(), f"unsupported type {path.suffix}")
             excluded.append({"path": rel, "reason": reason})
         else:
@@ -198,6 +260,8 @@ def build_manifest(
     licence: str | None = None,
     description: str = "",
     base_dir: str | Path = ".",
+    exclude: tuple[str, ...] = (),
+    group_by: str | None = None,
 ) -> Manifest:
     """Scan a source and build a manifest (hashes every file).
 
@@ -206,8 +270,12 @@ def build_manifest(
             ``{"type": "folder", "path": ...}``; a relative folder path is taken
             relative to ``base_dir`` (the folder the manifest will be written to).
         name: data-set name. seed: split seed. licence: licence note (defaults per source).
+        exclude: globs of paths left out (matched on the relative path and on each of its
+            folder and file names, so ``versions`` leaves out every ``versions/`` folder).
+        group_by: split by group rather than by work (``group_key``).
     """
     _check_source(source, "source")
+    group_by = check_group_by(group_by)
     source = dict(source)
     if source["type"] == "music21_corpus":
         root, paths = _scan_music21(source["composer"])
@@ -217,15 +285,31 @@ def build_manifest(
     else:
         root, paths = _scan_folder(Path(base_dir) / source["path"])
         licence = licence or FOLDER_LICENCE
-    selected, excluded = _select_works(root, paths, source["type"])
-    splits = assign_splits([w for w, _ in selected], seed)
+    selected, excluded = _select_works(root, paths, source["type"], tuple(exclude))
+    if not selected:
+        raise ManifestError(f"{root}: no files left after --exclude {list(exclude)}")
+    groups = [None if group_by is None else group_key(rel, group_by) for _, rel in selected]
+    split_of = _group_splits([g or w for g, (w, _) in zip(groups, selected, strict=True)], seed)
     works = tuple(
-        Work(id=w, path=rel, sha256=file_sha256(root / rel), split=s)
-        for (w, rel), s in zip(selected, splits, strict=True)
+        Work(id=w, path=rel, sha256=file_sha256(root / rel), split=split_of[g or w], group=g)
+        for (w, rel), g in zip(selected, groups, strict=True)
     )
     return Manifest(
-        name, dict(source), licence, seed, works, tuple(excluded), description=description
+        name,
+        dict(source),
+        licence,
+        seed,
+        works,
+        tuple(excluded),
+        description=description,
+        group_by=group_by,
     )
+
+
+def _group_splits(keys: list[str], seed: int) -> dict[str, str]:
+    """The split of each distinct key (a work id, or a group shared by several works)."""
+    distinct = sorted(set(keys))
+    return dict(zip(distinct, assign_splits(distinct, seed), strict=True))
 
 
 def _format_json(data: dict) -> str:
@@ -243,7 +327,9 @@ def _format_json(data: dict) -> str:
 
 
 def write_manifest(manifest: Manifest, path: str | Path) -> Path:
-    """Write ``manifest`` as indented JSON (atomically: temp file then rename)."""
+    """Write ``manifest`` as indented JSON (atomically: temp file then rename); the temp files
+    of killed writers of PATH (their PID gone) are removed first."""
+    remove_stale_temps(path)
     return write_text_atomic(output_file(path), _format_json(manifest.to_json()))
 
 
@@ -254,11 +340,14 @@ def write_folder_manifest(
     seed: int = 0,
     name: str | None = None,
     licence: str | None = None,
+    exclude: tuple[str, ...] = (),
+    group_by: str | None = None,
 ) -> Path:
     """Write a manifest for a folder of MIDI files to ``out``; returns ``out``.
 
-    This is what ``symbolic manifest DIR --out FILE`` runs. Raises ManifestError for a
-    missing folder or one without .mid/.midi files.
+    This is what ``symbolic manifest DIR --out FILE`` runs (``exclude`` and ``group_by`` as
+    in `build_manifest`). Raises ManifestError for a missing folder or one without
+    .mid/.midi files.
 
     The folder is stored relative to ``out``'s folder when possible, so the pair can move
     together.
@@ -273,6 +362,8 @@ def write_folder_manifest(
         name=name or folder.name,
         seed=seed,
         licence=licence,
+        exclude=exclude,
+        group_by=group_by,
     )
     # Scanned by absolute path (``out``'s folder may not exist yet), stored relative.
     return write_manifest(replace(manifest, source={"type": "folder", "path": rel}), out)
@@ -330,8 +421,10 @@ def _check_works(works, where: str) -> tuple[Work, ...]:
             raise _fail(where, f"works[{i}] ({work['id']}): path must be relative, inside the root")
         if work["id"] in seen:
             raise _fail(where, f"works[{i}]: duplicate work id {work['id']!r}")
+        if work.get("group") is not None and not isinstance(work["group"], str):
+            raise _fail(where, f"works[{i}] ({work['id']}): group must be a string")
         seen.add(work["id"])
-        out.append(Work(work["id"], work["path"], work["sha256"], work["split"]))
+        out.append(Work(work["id"], work["path"], work["sha256"], work["split"], work.get("group")))
     return tuple(out)
 
 
@@ -374,8 +467,18 @@ def load_manifest(path: str | Path) -> Manifest:
         excluded=_check_excluded(data.get("excluded", []), where),
         split_fractions=data.get("split_fractions", dict(DEFAULT_FRACTIONS)),
         description=str(data.get("description", "")),
+        group_by=_checked_group_by(data.get("group_by"), where),
         file=path.resolve(),
     )
+
+
+def _checked_group_by(group_by, where: str) -> str | None:
+    if group_by is not None and not isinstance(group_by, str):
+        raise _fail(where, "group_by must be a string")
+    try:
+        return check_group_by(group_by)
+    except ManifestError as err:
+        raise _fail(where, str(err)) from None
 
 
 def source_root(manifest: Manifest) -> Path:
@@ -397,3 +500,73 @@ def check_work(root: Path, work: Work) -> str | None:
     if actual != work.sha256:
         return f"sha256 mismatch: the manifest has {work.sha256[:12]}..., the file {actual[:12]}..."
     return None
+
+
+# --- leaks between splits -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leaks:
+    """Files whose notes (``same_notes``) or file name (``same_name``) recur in another split:
+    a work trained on and tested on. ``files`` counts the works in either kind of group."""
+
+    same_notes: int
+    same_name: int
+    files: int
+
+    def warning(self) -> str | None:
+        """The one-line warning `symbolic manifest` prints, or None when nothing leaks."""
+        if not self.files:
+            return None
+        return (
+            f"warning: {self.files} files have a twin in another split ({self.same_notes} with "
+            f"identical notes, {self.same_name} with the same file name); leave copies out with "
+            "--exclude GLOB, or keep each work's files together with --group-by top|parent|REGEX"
+        )
+
+
+def notes_hash(path: Path) -> str | None:
+    """sha256 of a MIDI file's notes (time and duration at 1/480 quarter, pitch, drum flag,
+    over all tracks, sorted), so re-saved or re-named copies hash alike; None for a file
+    symusic cannot read (prepare reports those)."""
+    from symusic import Score
+
+    try:
+        score = Score(str(path))
+    except Exception:  # a corrupt file: skipped by prepare with its reason, no leak to count
+        return None
+    scale = _NOTE_HASH_TICKS / max(score.ticks_per_quarter, 1)
+    rows = []
+    for track in score.tracks:
+        n = track.notes.numpy()
+        times = np.round(n["time"] * scale).astype(np.int64)
+        durations = np.round(n["duration"] * scale).astype(np.int64)
+        drum = np.full(len(times), int(track.is_drum), np.int64)
+        rows.append(np.stack([times, durations, n["pitch"].astype(np.int64), drum], axis=1))
+    if not rows or not sum(len(r) for r in rows):
+        return None  # no notes: nothing that could leak
+    notes = np.concatenate(rows)
+    notes = notes[np.lexsort(notes.T[::-1])]
+    return hashlib.sha256(notes.tobytes()).hexdigest()
+
+
+def split_leaks(manifest: Manifest) -> Leaks:
+    """The `Leaks` of a folder manifest (a music21 corpus has unique, curated works)."""
+    if manifest.source["type"] != "folder":
+        return Leaks(0, 0, 0)
+    root = source_root(manifest)
+    by_notes: dict[str, list[Work]] = {}
+    by_name: dict[str, list[Work]] = {}
+    for work in manifest.works:
+        digest = (
+            notes_hash(root / work.path)
+            if Path(work.path).suffix.lower() in MIDI_SUFFIXES
+            else None
+        )
+        if digest is not None:
+            by_notes.setdefault(digest, []).append(work)
+        by_name.setdefault(Path(work.path).name.lower(), []).append(work)
+    notes_groups = [g for g in by_notes.values() if len({w.split for w in g}) > 1]
+    name_groups = [g for g in by_name.values() if len({w.split for w in g}) > 1]
+    leaking = {w.id for group in notes_groups + name_groups for w in group}
+    return Leaks(len(notes_groups), len(name_groups), len(leaking))

@@ -33,22 +33,23 @@ of the chord views (JSON beside them). Never imports jax.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from symusic import Score
-from tqdm import tqdm
 
 from symbolic import tokenization
-from symbolic.data import chords, convert, views
+from symbolic.data import chords, convert, oddities, views
 from symbolic.data.manifest import SPLITS, Work, check_work, load_manifest, manifest_hash
 from symbolic.data.manifest import source_root as manifest_source_root
 from symbolic.data.meta import (
@@ -62,7 +63,15 @@ from symbolic.data.meta import (
     read_meta,
     write_meta,
 )
-from symbolic.paths import output_folder, write_atomic, write_text_atomic
+from symbolic.data.pool import run_in_pool
+from symbolic.paths import (
+    locks_folder,
+    output_folder,
+    remove_stale_temps,
+    temp_name,
+    write_atomic,
+    write_text_atomic,
+)
 
 # Bump when convert.py changes what it writes, so stale cached MIDI is not reused.
 CONVERT_CACHE_VERSION = 1
@@ -75,6 +84,7 @@ class _Task:
     shifts: tuple[int, ...]  # 0 first, then the augmentation shifts (train only)
     cache_dir: Path | None
     view: views.View = views.View()
+    max_tokens: int | None = None  # --max-tokens-per-work: longer sequences are cut at a bar
 
     @property
     def path(self) -> Path:
@@ -87,6 +97,7 @@ class _Result:
     sequences: list[tuple[int, np.ndarray]]  # (transpose, [length] int32 ids without BOS/EOS)
     dropped_shifts: list[int]
     error: str | None = None
+    flags: list[str] = field(default_factory=list)  # odd but kept (oddities.py)
 
 
 def transposition_shifts(augment_transpose: tuple[int, int] | None) -> tuple[int, ...]:
@@ -179,10 +190,36 @@ def _init_worker(tokenizer_path: str) -> None:
     _TOKENIZER = tokenization.load_tokenizer(tokenizer_path)
 
 
-def _process(task: _Task) -> _Result:
-    """Load, check and tokenize one work; never raises (errors become the reason)."""
+WORK_TIME_LIMIT_S = 120  # one work's load, view and tokenization; past it the work is skipped
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: int):
+    """Raise TimeoutError after ``seconds`` (SIGALRM, so only in a main thread on Unix; a
+    worker process of the pool runs its tasks in its main thread)."""
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"took longer than the per-work limit of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
     try:
-        return _tokenize_work(task, _TOKENIZER)
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _process(task: _Task) -> _Result:
+    """Load, check and tokenize one work within ``WORK_TIME_LIMIT_S``; never raises (errors
+    and time-outs become the reason)."""
+    try:
+        with _time_limit(WORK_TIME_LIMIT_S):
+            return _tokenize_work(task, _TOKENIZER)
     except Exception as err:  # noqa: BLE001 - any per-file failure is a skip, not a crash
         return _Result(task.work, [], [], _one_line(err))
 
@@ -194,6 +231,7 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
     score = _load(task)
     if score.note_num() == 0:
         return _Result(task.work, [], [], "no notes")
+    flags = oddities.file_oddities(task.path, score)
     try:
         notes, harmony = views.select(tokenizer, score, task.view, _chord_extractor(task))
     except views.NoContent as err:
@@ -214,35 +252,26 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
         ids = views.encode(tokenizer, task.view, moved, moved_harmony)
         if shift == 0 and notes is not None and tokenization.count_notes(tokenizer, ids) == 0:
             return _Result(task.work, [], [], "no notes in the tokenizer's pitch range")
-        sequences.append((shift, np.asarray(ids, dtype=np.int32)))
-    return _Result(task.work, sequences, dropped)
+        ids = np.asarray(ids, dtype=np.int32)
+        if task.max_tokens is not None and ids.size > task.max_tokens:
+            if shift == 0:
+                flags.append(f"cut from {ids.size:,} to --max-tokens-per-work {task.max_tokens:,}")
+            ids = oddities.cap_tokens(ids, task.max_tokens, tokenizer.vocab.get("Bar_None"))
+        sequences.append((shift, ids))
+    return _Result(task.work, sequences, dropped, flags=flags)
 
 
 def _run_tasks(tasks: list[_Task], tokenizer_path: Path, workers: int, progress: bool):
     """Yield results in task order; a pool of ``workers`` processes unless ``workers == 1``."""
-    bar = tqdm(total=len(tasks), desc="prepare", unit="work", disable=not progress)
-    skipped, pool = 0, None
-    try:
-        if workers == 1:
-            _init_worker(str(tokenizer_path))
-            results = map(_process, tasks)
-        else:
-            # spawn, not fork: the parent may have jax (threads) loaded, and fork after
-            # threads can deadlock.
-            pool = multiprocessing.get_context("spawn").Pool(
-                workers, _init_worker, (str(tokenizer_path),)
-            )
-            chunk = max(1, min(8, len(tasks) // (workers * 4)))
-            results = pool.imap(_process, tasks, chunksize=chunk)
-        for result in results:
-            skipped += result.error is not None
-            bar.set_postfix(skipped=skipped, refresh=False)
-            bar.update()
-            yield result
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.terminate()
+    return run_in_pool(
+        _process,
+        tasks,
+        workers,
+        desc="prepare",
+        progress=progress,
+        initializer=_init_worker,
+        initargs=(str(tokenizer_path),),
+    )
 
 
 class _SplitWriter:
@@ -252,10 +281,12 @@ class _SplitWriter:
         self.tmp, self.split, self.bos, self.eos = tmp, split, bos, eos
         self.raw = open(tmp / f"{split}.raw", "wb")  # noqa: SIM115 - closed in finish()
         self.offsets, self.sources, self.works = [0], [], 0
+        self.token_ids: set[int] = set()  # the ids used, for meta.json's programs
 
     def add(self, result: _Result) -> None:
         self.works += bool(result.sequences)
         for shift, ids in result.sequences:
+            self.token_ids.update(np.unique(ids).tolist())
             seq = np.concatenate([[self.bos], ids, [self.eos]]).astype(np.int32)
             self.raw.write(seq.tobytes())
             self.offsets.append(self.offsets[-1] + seq.size)
@@ -319,15 +350,20 @@ def _publish(tmp: Path, out_dir: Path) -> None:
 
 
 def _make_temp_dir(out_dir: Path) -> Path:
-    """Hidden sibling of ``out_dir`` (same file system, so the final rename is atomic)."""
+    """Hidden sibling of ``out_dir`` (same file system, so the final rename is atomic), named
+    with this process's PID: the temp folders of killed prepares (whose PID is gone) are
+    removed here, by the next run."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    for stale in remove_stale_temps(out_dir):
+        print(f"symbolic: removed {stale}, left by a prepare that was killed", file=sys.stderr)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_name(out_dir, "-"), dir=out_dir.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result should not be
     return tmp
 
 
+@locks_folder("out_dir")
 def prepare(
     manifest_path: str | Path,
     tokenizer_preset_or_path: str | Path = tokenization.DEFAULT_PRESET,
@@ -338,6 +374,7 @@ def prepare(
     progress: bool = True,
     cache_dir: str | Path | None | bool = True,
     view: views.View | None = None,
+    max_tokens_per_work: int | None = None,
 ) -> DataMeta:
     """Tokenize every work of a manifest into ``out_dir`` (layout: module docstring).
 
@@ -351,6 +388,9 @@ def prepare(
         progress: show a tqdm bar on stderr.
         cache_dir: converted-score cache; True = ``default_cache_dir()``, None/False = off.
         view: what to keep of each work (``views.View``; default: every track).
+        max_tokens_per_work: cut each sequence to at most this many tokens (at a bar line).
+            Files kept but odd (a tempo of 0, a 0/0 meter, a work of over a quarter of the
+            train tokens, a cut) are listed in ``meta.flagged`` and printed as warnings.
 
     Returns:
         The ``meta.json`` record.
@@ -368,11 +408,17 @@ def prepare(
     _check_view(tokenizer, view, augment_transpose)
     out_dir = Path(out_dir).resolve()
     _check_replaceable(out_dir)  # fail before the long part, not after it
+    if workers is not None and not workers >= 1:  # -1 or 0 would mean one, silently
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if max_tokens_per_work is not None and not max_tokens_per_work >= 1:
+        raise ValueError(f"--max-tokens-per-work must be >= 1, got {max_tokens_per_work}")
     shifts = transposition_shifts(augment_transpose)
     cache = default_cache_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None)
     root = manifest_source_root(manifest)
     tasks = [
-        _Task(work, root, shifts if work.split == "train" else (0,), cache, view)
+        _Task(
+            work, root, shifts if work.split == "train" else (0,), cache, view, max_tokens_per_work
+        )
         for work in manifest.works
     ]
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
@@ -380,8 +426,11 @@ def prepare(
     try:
         writers = {s: _SplitWriter(tmp, s, special.bos, special.eos) for s in SPLITS}
         outcomes = []  # results without their token arrays, for meta.json
+        train_tokens = {}  # work path -> its train tokens, augmented copies included
         for result in _run_tasks(tasks, tokenizer_path, workers, progress):
             writers[result.work.split].add(result)
+            if result.work.split == "train" and result.sequences:
+                train_tokens[result.work.path] = sum(ids.size + 2 for _, ids in result.sequences)
             outcomes.append(replace(result, sequences=[]))
         if all(r.error for r in outcomes):
             first = "; ".join(f"{r.work.path}: {r.error}" for r in outcomes[:3])
@@ -392,12 +441,43 @@ def prepare(
         meta = _meta(
             manifest, tokenizer, tokenizer_preset_or_path, special, outcomes, shifts, counts
         )
-        meta = _with_view(meta, tokenizer, view)
+        meta = replace(
+            _with_view(meta, tokenizer, view),
+            programs=_used_programs(tokenizer, writers["train"].token_ids),
+            flagged=_flagged(out_dir, outcomes, train_tokens),
+        )
         write_meta(meta, tmp / META_FILE)  # the completion mark
         _publish(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return meta
+
+
+def _used_programs(tokenizer, token_ids: set[int]) -> tuple[int, ...] | None:
+    """The programs of the ``Program`` tokens among ``token_ids``; None for a tokenizer
+    without them."""
+    if not any(tok.startswith("Program_") for tok in tokenizer.vocab):
+        return None
+    vocab = tokenizer.vocab.items()
+    return tuple(
+        sorted(int(tok[8:]) for tok, i in vocab if tok.startswith("Program_") and i in token_ids)
+    )
+
+
+def _flagged(
+    out_dir: Path, outcomes: list[_Result], train_tokens: dict[str, int]
+) -> tuple[Skipped, ...] | None:
+    """meta.json's ``flagged``: the kept files with something odd about them (their flags, and
+    a share of the train tokens over ``oddities.MAX_TRAIN_SHARE``), each printed as a warning."""
+    reasons = {r.work.path: list(r.flags) for r in outcomes if r.flags and not r.error}
+    for path, share in oddities.dominant_works(train_tokens).items():
+        cut = any(r.startswith("cut from") for r in reasons.get(path, []))
+        cap = "" if cut else "; cap it with --max-tokens-per-work"
+        reasons.setdefault(path, []).append(f"{share:.0%} of all train tokens{cap}")
+    flagged = tuple(Skipped(path, "; ".join(why)) for path, why in sorted(reasons.items()))
+    for item in flagged:
+        print(f"symbolic: warning: {out_dir}: kept {item.file}: {item.reason}", file=sys.stderr)
+    return flagged or None
 
 
 def _warn_empty_splits(out_dir: Path, counts: dict[str, SplitCounts]) -> None:

@@ -45,6 +45,20 @@ GRIDS = {
 }
 
 
+def parse_programs(text: str) -> frozenset[int] | None:
+    """``"0,33"`` -> GM programs {0, 33} (``-1`` or ``drums``: the drum kit); ``"all"`` -> None
+    (no restriction)."""
+    if text.strip().lower() == "all":
+        return None
+    items = [item.strip().lower() for item in text.split(",")]
+    if not all(re.fullmatch(r"-1|\d{1,3}|drums", item) for item in items):
+        raise ValueError(f"programs {text!r}: expected GM programs 0-127 (-1: drums), e.g. 0,33")
+    programs = frozenset(-1 if item == "drums" else int(item) for item in items)
+    if max(programs) > 127:
+        raise ValueError(f"programs {text!r}: a GM program is 0..127 (-1: drums)")
+    return programs
+
+
 def parse_pitch_range(text: str) -> tuple[int, int]:
     """``"60-84"`` -> ``(60, 84)``, both inclusive MIDI pitches."""
     match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
@@ -62,6 +76,7 @@ class Spec:
     max_polyphony: int | None = None  # notes per onset; 1 is monophonic
     grid: str | None = None  # a name in GRIDS
     bars: int | None = None  # new bars before EOS
+    programs: frozenset[int] | None = None  # GM programs the Program tokens may name
 
     def __post_init__(self) -> None:
         if self.max_polyphony is not None and self.max_polyphony < 1:
@@ -149,6 +164,21 @@ def pitch_mask(vocab: dict[str, int], key: Key | None, pitch_range) -> np.ndarra
         raise ValueError(
             f"no pitch of the tokenizer is both in the key and in the range {pitch_range}"
         )
+    return mask
+
+
+def program_mask(vocab: dict[str, int], programs: frozenset[int]) -> np.ndarray:
+    """``[V]`` bool: every token except ``Program`` tokens of other programs.
+
+    Raises:
+        ValueError: a program the tokenizer has no token for.
+    """
+    ids = {int(value): i for value, i in _ids(vocab, "Program").items()}
+    missing = sorted(programs - set(ids))
+    if missing:
+        raise ValueError(f"programs {missing}: the tokenizer has no Program token for them")
+    mask = np.ones(len(vocab), bool)
+    mask[[i for program, i in ids.items() if program not in programs]] = False
     return mask
 
 
@@ -250,6 +280,8 @@ def build(tokenizer, spec: Spec, vocab_size: int | None = None) -> Constraints:
     comps = []
     if spec.key is not None or spec.pitch_range is not None:
         comps.append(static(len(vocab), pitch_mask(vocab, spec.key, spec.pitch_range)))
+    if spec.programs is not None and _ids(vocab, "Program"):
+        comps.append(static(len(vocab), program_mask(vocab, spec.programs)))
     if (spec.grid or spec.bars or spec.max_polyphony) and "Bar_None" not in vocab:
         raise ValueError("grid, bars and polyphony constraints need a REMI tokenizer")
     if spec.max_polyphony is not None:

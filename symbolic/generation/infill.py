@@ -192,6 +192,7 @@ def sample_middles(
     automaton = engine.run_grammar(run)
     vocab, vocab_size = dict(run.tokenizer.vocab), run.config.model.vocab_size
     body = [*split.prefix, *split.middle, *split.suffix]
+    # The span keeps to the piece's own programs (`span_component`), not the training data's.
     user = constraints.build(run.tokenizer, controls.spec(), vocab_size).components
     span = span_component(vocab, vocab_size, split, ids, body)
     tables = constraints.combine([*user, span], vocab_size)

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from symbolic.generation import constraints
 from symbolic.music import keys
 
+# jax.random.PRNGKey takes a C long: a larger seed is an OverflowError. The same bound as
+# symbolic.models.checks.MAX_SEED (the training seed's), which these jax-free records cannot
+# import: importing symbolic.models loads flax.
+MAX_SEED = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -40,6 +45,8 @@ class Sampling:
             raise ValueError(f"top_k must be >= 0 (0 keeps every token), got {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0 <= self.seed <= MAX_SEED:  # jax takes a C long: a huge seed overflows
+            raise ValueError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
 
 
 def sampling_of(sampling: Sampling | None, settings: dict) -> Sampling:
@@ -66,6 +73,8 @@ class Controls:
     bars: int | None = None  # stop after this many new bars (the next Bar becomes EOS)
     repetition_penalty: float = 1.0  # on Pitch tokens already in the piece; 1.0 is off
     beam: int = 0  # beam width; 0 samples, >= 1 runs beam search (temperature ignored)
+    # "0,33": the GM programs notes may use; None: those of the training data; "all": any.
+    programs: str | None = None
 
     def __post_init__(self) -> None:
         self.spec()  # parses the key and the range, checks grid, polyphony and bars
@@ -77,9 +86,15 @@ class Controls:
         if self.beam < 0:
             raise ValueError(f"beam must be >= 0 (0 samples), got {self.beam}")
 
-    def spec(self) -> constraints.Spec:
-        """The constraints these controls ask for, parsed and checked."""
+    def spec(self, data_programs: tuple[int, ...] | None = None) -> constraints.Spec:
+        """The constraints these controls ask for, parsed and checked. `data_programs` (the
+        run's `DataMeta.programs`) restricts the instruments when `programs` is None, so a run
+        trained on one piano plays one piano rather than inventing an orchestra."""
         polyphony = 1 if self.monophonic else self.max_polyphony
+        if self.programs is not None:
+            programs = constraints.parse_programs(self.programs)
+        else:
+            programs = frozenset(data_programs) if data_programs else None
         return constraints.Spec(
             key=self.parsed_key(),
             pitch_range=constraints.parse_pitch_range(self.pitch_range)
@@ -88,6 +103,7 @@ class Controls:
             max_polyphony=polyphony,
             grid=self.grid,
             bars=self.bars,
+            programs=programs,
         )
 
     def parsed_key(self) -> keys.Key | None:

@@ -12,32 +12,32 @@ music21's `analyze`). Never imports jax.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mido
-import numpy as np
 from symusic import KeySignature, Note
 from symusic.core import ScoreTick
 
 from symbolic import tokenization
-from symbolic.music.keys import Key, best_key
+from symbolic.analysis.key import global_key
+from symbolic.analysis.notes import note_table
+from symbolic.music.keys import Key
 from symbolic.music.notes import clean_notes, clip_to_next_onset
 
 # Tokenizers decode at a coarse resolution (24 ticks per quarter for our presets); DAWs expect
 # 480 or more, and 480 is an exact multiple of every coarser resolution we produce.
 DAW_TICKS_PER_QUARTER = 480
 CONDUCTOR_META = ("set_tempo", "time_signature", "key_signature")
+DRUM_CHANNEL = 9  # General MIDI's channel 10
+MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
 
 
 def estimate_key(score: ScoreTick) -> Key | None:
-    """The key of the pitched notes, weighted by duration (`best_key`); None without notes."""
-    histogram = np.zeros(12)
-    for track in score.tracks:
-        if track.is_drum or not len(track.notes):
-            continue
-        notes = track.notes.numpy()
-        np.add.at(histogram, notes["pitch"] % 12, np.maximum(notes["duration"], 1))
-    return best_key(histogram)
+    """The key of the pitched notes: the analysis's global key (`symbolic.analysis.key`, the
+    project's one Krumhansl-Schmuckler finder, weighted by duration); None without notes."""
+    found = global_key(note_table(score))
+    return None if found is None else Key(found.pitch_class, found.mode)
 
 
 def prepare_score(
@@ -103,6 +103,30 @@ def with_conductor_track(midi: mido.MidiFile, title: str) -> mido.MidiFile:
     return out
 
 
+def assign_channels(midi: mido.MidiFile) -> int:
+    """Give each track channel messages on a channel of its own, drums on channel 10 only.
+
+    Symusic numbers channels by track, so a 17th track wraps onto the first track's channel
+    and plays with its program. Here each melodic track gets its own channel while there are
+    enough; past 15 tracks, tracks of one program share a channel (one instrument, one
+    channel). Returns the number of distinct melodic programs: above 15 some programs must
+    share a channel, and the caller warns.
+    """
+    tracks = [t for t in midi.tracks if any(m.type == "program_change" for m in t)]
+    melodic = [t for t in tracks if not any(getattr(m, "channel", None) == DRUM_CHANNEL for m in t)]
+    programs = [next(m.program for m in t if m.type == "program_change") for t in melodic]
+    if len(melodic) <= len(MELODIC_CHANNELS):
+        channels = list(MELODIC_CHANNELS[: len(melodic)])
+    else:
+        order = list(dict.fromkeys(programs))
+        channels = [MELODIC_CHANNELS[order.index(p) % len(MELODIC_CHANNELS)] for p in programs]
+    for track, channel in zip(melodic, channels, strict=True):
+        for i, msg in enumerate(track):
+            if hasattr(msg, "channel"):
+                track[i] = msg.copy(channel=channel)
+    return len(set(programs))
+
+
 def save_daw_midi(
     score: ScoreTick, path: str | Path, key: Key | None = None, monophonic: bool = False
 ) -> Path:
@@ -112,5 +136,12 @@ def save_daw_midi(
     score, _ = prepare_score(score, key, monophonic)
     tokenization.save_midi(score, path)
     midi = with_conductor_track(mido.MidiFile(path), path.stem)
+    num_programs = assign_channels(midi)
+    if num_programs > len(MELODIC_CHANNELS):
+        warnings.warn(
+            f"{path}: {num_programs} melodic programs but MIDI has {len(MELODIC_CHANNELS)} "
+            "melodic channels: some programs share a channel and play with one instrument",
+            stacklevel=2,
+        )
     midi.save(path)
     return path

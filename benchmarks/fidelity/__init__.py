@@ -1,0 +1,1 @@
+"""Fidelity of the MIDI path on real folders: notes, grid, tracks, melody track, meters, leaks."""

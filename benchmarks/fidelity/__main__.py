@@ -1,0 +1,5 @@
+"""`python -m benchmarks.fidelity [--quick]`."""
+
+from benchmarks.fidelity.run import main
+
+main()
