@@ -11,6 +11,10 @@ the same functions the `symbolic` command calls::
 
     meta = symbolic.prepare("data_manifests/bach_chorales.json", "remi", "data")
     summary = symbolic.train("data", "runs/transformer", preset="demo", steps=600)
+    found = symbolic.analyze("song.mid")    # key, beats, chords, melody track, sections
+    index = symbolic.index("my_midi/", "my_midi.index")      # "more like this" over a folder
+    found = symbolic.similar("query.mid", "my_midi.index", k=10)   # -> [(file, score), ...]
+    symbolic.serve(["demo/run"], port=8000)   # the web studio at http://127.0.0.1:8000/
 
 Names are imported on first use, so `import symbolic` stays fast and does not load jax.
 """
@@ -25,10 +29,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from symusic import Score
 
+    from symbolic.analysis import analyze
     from symbolic.data.prepare import prepare
     from symbolic.generation.run import LMRun
     from symbolic.generation.settings import Controls, Sampling
     from symbolic.output.render import render
+    from symbolic.retrieval.build import build_index as index
+    from symbolic.retrieval.build import similar
+    from symbolic.retrieval.index import load_index
+    from symbolic.studio.app import serve
     from symbolic.training.config import RunConfig
     from symbolic.vae.run import VAERun
 
@@ -40,15 +49,25 @@ _LAZY = {
     "Controls": ("symbolic.generation.settings", "Controls"),
     "prepare": ("symbolic.data.prepare", "prepare"),
     "render": ("symbolic.output.render", "render"),
+    "analyze": ("symbolic.analysis", "analyze"),
+    "index": ("symbolic.retrieval.build", "build_index"),
+    "similar": ("symbolic.retrieval.build", "similar"),
+    "load_index": ("symbolic.retrieval.index", "load_index"),
+    "serve": ("symbolic.studio.app", "serve"),
 }
 
 __all__ = [
     "Controls",
     "Sampling",
     "__version__",
+    "analyze",
+    "index",
+    "load_index",
     "load_run",
     "prepare",
     "render",
+    "serve",
+    "similar",
     "train",
     "write_midi",
 ]
@@ -57,7 +76,9 @@ __all__ = [
 def load_run(path: str | Path) -> LMRun | VAERun:
     """The trained run in directory `path`, best checkpoint: a `symbolic.generation.run.LMRun`
     for a Transformer or LSTM (`sample`, `continue_from`, `infill`, `tokenizer`), or a
-    `symbolic.vae.run.VAERun` for a VAE (`encode`, `decode`, `sample`, `interpolate`).
+    `symbolic.vae.run.VAERun` for a VAE (`encode`, `decode`, `sample`, `interpolate`), or a
+    `symbolic.gan.run.GANRun` for a GAN (`sample`, `interpolate`, `accompany`); a transcriber
+    run gives a `symbolic.transcription.run.TranscriberRun` (`transcribe`, `continue_with`).
 
     Raises:
         FileNotFoundError: `path` is not a run directory (no config.json) or has no checkpoint.
@@ -72,6 +93,14 @@ def load_run(path: str | Path) -> LMRun | VAERun:
         from symbolic.vae.run import load_vae
 
         return load_vae(path)
+    if RunConfig.load(config_path).model_name == "gan":
+        from symbolic.gan.run import load_gan
+
+        return load_gan(path)
+    if RunConfig.load(config_path).model_name == "transcriber":
+        from symbolic.transcription.run import load_transcriber
+
+        return load_transcriber(path)
     from symbolic.generation.run import load_lm_run
 
     return load_lm_run(path)

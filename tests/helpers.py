@@ -16,6 +16,18 @@ REPO = Path(__file__).resolve().parents[1]
 # (bwv123.6), 3/4 in .xml (bwv67.4), 12/8 with eight instrumental parts (bwv248.23-2)
 # and malformed repeats in Humdrum (bwv277.krn).
 DATA_TEST_CHORALES = ("bwv66.6.mxl", "bwv123.6.mxl", "bwv67.4.xml", "bwv248.23-2.mxl")
+SHARED_DATA = REPO.parent / "shared" / "data"  # the team's data, beside the checkout
+
+
+def pop909_songs(count: int) -> list[Path]:
+    """The MIDI files of POP909's first `count` songs (``NNN/NNN.mid``); skips the test, with
+    the reason, when ../shared/data/pop909 is absent."""
+    import pytest
+
+    songs = sorted((SHARED_DATA / "pop909").glob("[0-9][0-9][0-9]/[0-9][0-9][0-9].mid"))[:count]
+    if len(songs) < count:
+        pytest.skip(f"needs {count} POP909 songs in {SHARED_DATA / 'pop909'} (found {len(songs)})")
+    return songs
 
 
 # --- MIDI and manifests written by the tests ---------------------------------------------
@@ -167,9 +179,10 @@ def assert_round_trip(tokenizer, score, label: str, reference=None):
 # --- runs --------------------------------------------------------------------------------
 
 
-def write_run_dir(run_dir: Path, name: str, seed: int = 0) -> Path:
+def write_run_dir(run_dir: Path, name: str, seed: int = 0, **model_changes) -> Path:
     """A self-contained run directory around a randomly-initialised tiny ``name`` model
-    (``transformer`` or ``lstm``, d=32, two layers) with the REMI tokenizer."""
+    (``transformer`` or ``lstm``, d=32, two layers; ``model_changes`` replace config fields,
+    e.g. ``position="learned"``) with the REMI tokenizer."""
     import dataclasses
 
     import jax
@@ -179,7 +192,7 @@ def write_run_dir(run_dir: Path, name: str, seed: int = 0) -> Path:
     from symbolic.models.lstm import LSTMConfig
     from symbolic.models.transformer import TransformerConfig
     from symbolic.training import checkpoint
-    from symbolic.training.config import RunConfig
+    from symbolic.training.config import RunConfig, TrainConfig
 
     tiny = {
         "transformer": TransformerConfig(
@@ -189,9 +202,11 @@ def write_run_dir(run_dir: Path, name: str, seed: int = 0) -> Path:
     }
     tokenizer = tokenization.build_preset("remi")
     vocab = len(tokenizer.vocab)
-    config = RunConfig(
-        model_name=name, preset="tiny", model=dataclasses.replace(tiny[name], vocab_size=vocab)
-    )
+    model = dataclasses.replace(tiny[name], vocab_size=vocab, **model_changes)
+    train = TrainConfig()
+    if getattr(model, "position", None) == "learned":  # windows must fit the position table
+        train = dataclasses.replace(train, seq_len=min(train.seq_len, model.max_len))
+    config = RunConfig(model_name=name, preset="tiny", model=model, train=train)
     module = models.build(name, config.model)
     params = module.init(jax.random.PRNGKey(seed), jnp.zeros((1, 8), jnp.int32))["params"]
     run_dir.mkdir(parents=True)
@@ -223,11 +238,29 @@ def train_tiny(data_dir: Path, run_dir: Path, steps: int, *overrides: str) -> Pa
 
 def synth_available() -> bool:
     """Whether FluidSynth and a General MIDI SoundFont are installed (render tests need both)."""
-    from symbolic.output import render as render_lib
+    from symbolic.output.render import synth_available as available
 
-    try:
-        render_lib.find_fluidsynth()
-        render_lib.find_soundfont()
-    except render_lib.RenderError:
-        return False
-    return True
+    return available()
+
+
+# --- the studio's browser ------------------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def headless_chromium(downloads: Path | None = None, size: tuple[int, int] = (1400, 1000)):
+    """A selenium driver of Debian's chromium, headless, through /usr/bin/chromedriver (so
+    selenium-manager never runs and no browser is downloaded); files it downloads go to
+    `downloads`. The caller quits it."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.add_argument(f"--window-size={size[0]},{size[1]}")
+    if downloads is not None:
+        prefs = {"download.default_directory": str(downloads)}
+        options.add_experimental_option("prefs", prefs | {"download.prompt_for_download": False})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)

@@ -65,7 +65,7 @@ def test_segments_meta_is_its_own_record():
         ({"special_ids": {"pad": 0, "bos": 1, "eos": 2}}, "'mask' must be an integer"),
         ({"tokenizer_hash": None}, "'tokenizer_hash' must be a string"),
         ({"view": {"name": "tuba"}}, "view 'tuba'"),
-        ({"kind": "audio"}, "unknown kind 'audio'"),
+        ({"kind": "telepathy"}, "unknown kind 'telepathy'"),
     ],
     ids=["vocab-as-text", "unknown-special", "no-mask", "no-hash", "bad-view", "bad-kind"],
 )

@@ -48,6 +48,12 @@ def cmd_eval(args) -> None:
         from symbolic.vae.evaluation import evaluate_run
 
         record = evaluate_run(args.run_dir, args.split, args.data)
+    elif config.model_name == "transcriber":
+        from symbolic.transcription.evaluation import evaluate_run as evaluate_transcriber
+
+        if args.data is None:
+            raise ValueError("pass --data DATA_DIR: the `symbolic audio prepare` output to score")
+        record = evaluate_transcriber(args.run_dir, args.data, args.split)
     else:
         from symbolic.training.evaluation import evaluate_lm_run
 

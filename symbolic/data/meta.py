@@ -25,6 +25,8 @@ from symbolic.paths import read_json
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
 SEGMENTS_KIND = "melody_segments"  # meta.json "kind" of a segments folder; token data has none
+AUDIO_KIND = "audio"  # meta.json "kind" of rendered audio features (the transcriber's data)
+PHRASES_KIND = "pianoroll_phrases"  # meta.json "kind" of GAN piano-roll phrases
 
 
 class MetaError(ValueError):
@@ -141,6 +143,15 @@ class Augment:
         }
 
 
+def _programs(data: dict, where: str) -> tuple[int, ...] | None:
+    programs = _optional(data, "programs", list, where)
+    if programs is None:
+        return None
+    if not all(isinstance(p, int) and not isinstance(p, bool) and -1 <= p <= 127 for p in programs):
+        raise MetaError(f"{where}: 'programs' must be GM programs -1..127, got {programs!r}")
+    return tuple(programs)
+
+
 @dataclass(frozen=True)
 class DataMeta:
     """A prepared token data set (or a language-model run trained on one).
@@ -165,6 +176,11 @@ class DataMeta:
     created_with: dict[str, str] | None = None
     view: View = field(default_factory=View)  # the full view is recorded by its absence
     extra_tokens: dict[str, int] = field(default_factory=dict)  # token name -> id, after vocab
+    # The GM programs (-1: drums) of the train split's Program tokens: what generation may play.
+    programs: tuple[int, ...] | None = None
+    # Files kept, but odd (a tempo of 0, a 0/0 meter, a work of a quarter of the train tokens,
+    # cut by --max-tokens-per-work): `prepare` also prints them as warnings.
+    flagged: tuple[Skipped, ...] | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = META_FILE) -> DataMeta:
@@ -190,6 +206,8 @@ class DataMeta:
                 created_with=_optional(data, "created_with", dict, where),
                 view=View.from_json(data.get("view")),
                 extra_tokens=dict(_optional(data, "extra_tokens", dict, where) or {}),
+                programs=_programs(data, where),
+                flagged=tuple(Skipped(**f) for f in data["flagged"]) if "flagged" in data else None,
             )
         except (TypeError, ValueError) as err:
             if isinstance(err, MetaError):
@@ -215,6 +233,8 @@ class DataMeta:
                 "augment": self.augment.to_json() if self.augment is not None else None,
                 "seed": self.seed,
                 "created_with": self.created_with,
+                "programs": list(self.programs) if self.programs is not None else None,
+                "flagged": [asdict(f) for f in self.flagged] if self.flagged else None,
             }
         )
         if self.view != View():
@@ -315,16 +335,175 @@ class SegmentsMeta:
         }
 
 
-Meta = DataMeta | SegmentsMeta
+@dataclass(frozen=True)
+class AudioMeta:
+    """A folder of rendered audio features and frame targets (``symbolic.audio.dataset``), or a
+    transcriber run trained on one. ``features`` holds the feature kind and its parameters
+    (``symbolic.audio.features.FeatureParams``), ``programs`` the GM programs rendered per split;
+    the other keys describe the renders (see ``symbolic audio prepare``)."""
+
+    sample_rate: int
+    hop_length: int
+    num_bins: int  # feature bins per frame: the model's input width
+    features: dict
+    num_keys: int = 88
+    lowest_pitch: int = 21
+    programs: dict[str, list[int]] = field(default_factory=dict)
+    manifest: str | None = None
+    manifest_hash: str | None = None
+    soundfont: str | None = None
+    soundfont_hash: str | None = None
+    augment: dict = field(default_factory=dict)
+    seed: int = 0
+    counts: dict[str, dict] = field(default_factory=dict)
+    skipped: tuple[Skipped, ...] = ()
+    created_with: dict[str, str] | None = None
+
+    @property
+    def tokenizer_hash(self) -> None:
+        """None: audio has no tokenizer."""
+        return None
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = META_FILE) -> AudioMeta:
+        """Validate a parsed audio meta.json; raises MetaError (one line)."""
+        if not isinstance(data, dict) or data.get("kind") != AUDIO_KIND:
+            raise MetaError(f"{where}: not an audio meta.json (kind {AUDIO_KIND!r})")
+        names = {f.name for f in fields(cls)}
+        try:
+            values = {k: v for k, v in data.items() if k in names}
+            for key in ("sample_rate", "hop_length", "num_bins"):
+                _need(data, key, int, where)
+            _need(data, "features", dict, where)
+            values["skipped"] = tuple(Skipped(**s) for s in data.get("skipped", ()))
+            return cls(**values)
+        except (TypeError, AttributeError) as err:
+            raise MetaError(f"{where}: {' '.join(str(err).split())}") from None
+
+    def to_json(self) -> dict:
+        data = {"kind": AUDIO_KIND, **asdict(self)}
+        data["skipped"] = [asdict(s) for s in self.skipped]
+        return data
+
+
+@dataclass(frozen=True)
+class PhrasesMeta:
+    """A folder of bar-aligned multi-track piano-roll phrases (``symbolic gan prepare``,
+    ``symbolic.data.phrase_sets``), or a GAN run trained on one. ``tracks`` and ``programs``
+    name the phrase tracks in order; ``dropped`` counts the phrases left out by reason
+    (other_meter: a bar of another length in it, too_few_notes, out_of_range,
+    transposed_out_of_range) and the works in another meter throughout (other_meter_works)."""
+
+    tracks: tuple[str, ...]
+    programs: tuple[int, ...]
+    bars: int
+    steps_per_beat: int
+    beats_per_bar: int
+    low_pitch: int
+    high_pitch: int
+    meter: str = "4/4"
+    hop: int = 4
+    min_notes: int = 8
+    manifest: str | None = None
+    transpose: tuple[int, int] | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    skipped: tuple[SkippedWork, ...] = ()
+    data_dir: str | None = None
+    counts: dict[str, SegmentCounts] = field(default_factory=dict)
+    works: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def tokenizer_hash(self) -> None:
+        """None: piano rolls have no tokenizer."""
+        return None
+
+    @property
+    def phrase_steps(self) -> int:
+        return self.bars * self.beats_per_bar * self.steps_per_beat
+
+    @property
+    def pitches(self) -> int:
+        return self.high_pitch - self.low_pitch
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = META_FILE) -> PhrasesMeta:
+        """Validate a parsed phrases meta.json; raises MetaError (one line)."""
+        if not isinstance(data, dict) or data.get("kind") != PHRASES_KIND:
+            raise MetaError(f"{where}: not a phrases meta.json (kind {PHRASES_KIND!r})")
+        for key in ("bars", "steps_per_beat", "beats_per_bar", "low_pitch", "high_pitch"):
+            _need(data, key, int, where)
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        try:
+            transpose = data.get("transpose")
+            return cls(
+                **values
+                | {
+                    "tracks": tuple(data["tracks"]),
+                    "programs": tuple(data["programs"]),
+                    "transpose": tuple(transpose) if transpose is not None else None,
+                    "skipped": tuple(SkippedWork(**s) for s in data.get("skipped", ())),
+                    "counts": {k: SegmentCounts(**v) for k, v in data.get("counts", {}).items()},
+                    "works": {k: tuple(v) for k, v in data.get("works", {}).items()},
+                }
+            )
+        except (KeyError, TypeError, AttributeError) as err:
+            raise MetaError(f"{where}: {' '.join(str(err).split())}") from None
+
+    def to_json(self) -> dict:
+        data = {"kind": PHRASES_KIND, **asdict(self)}
+        data["transpose"] = list(self.transpose) if self.transpose is not None else None
+        return data
+
+
+Meta = DataMeta | SegmentsMeta | AudioMeta | PhrasesMeta
 
 
 def meta_from_json(data: Any, where: str = META_FILE) -> Meta:
     """A parsed meta.json as the record its ``kind`` names (no kind: token data)."""
     if isinstance(data, dict) and data.get("kind") == SEGMENTS_KIND:
         return SegmentsMeta.from_json(data, where)
+    if isinstance(data, dict) and data.get("kind") == AUDIO_KIND:
+        return AudioMeta.from_json(data, where)
+    if isinstance(data, dict) and data.get("kind") == PHRASES_KIND:
+        return PhrasesMeta.from_json(data, where)
     if isinstance(data, dict) and "kind" in data:
         raise MetaError(f"{where}: unknown kind {data['kind']!r}")
     return DataMeta.from_json(data, where)
+
+
+def encoding_mismatch(trained: Meta, data: Meta) -> str | None:
+    """What makes DATA's tokens mean something else than those of the data TRAINED (a run's
+    meta.json) was trained on, in words; None when they agree. The tokenizer hash alone is not
+    enough: a full-view run scored on a melody_over_chords folder (same tokenizer, chord ids
+    after its vocabulary) reports NaN and 0.0 accuracy and exits 0."""
+    if type(trained) is not type(data):
+        return f"it holds {type(data).__name__} data, the run {type(trained).__name__} data"
+    differences = []
+    if isinstance(trained, DataMeta):
+        if trained.tokenizer_hash != data.tokenizer_hash:
+            differences.append(
+                f"tokenizer {data.tokenizer_hash[:12]}, not {trained.tokenizer_hash[:12]}"
+            )
+        if trained.view != data.view:
+            differences.append(f"view {_words(data.view)}, not {_words(trained.view)}")
+        elif trained.extra_tokens != data.extra_tokens:
+            differences.append("other extra (chord) tokens")
+    vocab, trained_vocab = getattr(data, "vocab_size", None), getattr(trained, "vocab_size", None)
+    if vocab != trained_vocab:
+        differences.append(f"a vocabulary of {vocab}, not {trained_vocab}")
+    return "; ".join(differences) or None
+
+
+def _words(view: View) -> str:
+    """A view as `melody_over_chords (chord_rate=beat)`."""
+    data = view.to_json()
+    options = ", ".join(f"{k}={v}" for k, v in data.items() if k != "name" and v is not None)
+    return f"{data['name']} ({options})" if options else data["name"]
 
 
 def read_meta(path: str | Path) -> Meta:

@@ -8,19 +8,21 @@ Every model module exports the same small surface:
 - if it decodes incrementally, `init_decode_state(config, params, batch_size) -> state` (a KV
   cache, or LSTM carries) and `decode_step(config, params, state, tokens [B] int32) ->
   (logits [B, V] float32, state)`. The VAE decodes whole segments from a latent instead
-  (`vae.sample`).
+  (`vae.sample`). The transcriber reads features [B, T, F] float32 and returns a dict of
+  per-key logits; its spec's `example_input` gives init that input's shape.
 
 Models import only jax, flax and numpy: no I/O, no tokenizer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
 from flax import linen as nn
 
-from symbolic.models import lstm, transformer, vae
+from symbolic.models import gan, lstm, transcriber, transformer, vae
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,11 @@ class ModelSpec:
     config_class: type  # frozen dataclass of hyper-parameters
     module_class: type[nn.Module]
     module: ModuleType  # holds init_decode_state / decode_step when `incremental`
-    objective: str  # a key of `symbolic.training.losses.OBJECTIVES`: "lm" or "elbo"
+    objective: str  # a key of `symbolic.training.losses.OBJECTIVES`: "lm", "elbo", ...
     incremental: bool  # decodes token by token (the sampler and beam search need this)
+    # (config, seq_len) -> jax.ShapeDtypeStruct of one model input for init; None: [1, seq_len]
+    # int32 tokens (the transcriber reads [1, T, F] float32 features instead)
+    example_input: Callable | None = None
 
 
 SPECS: tuple[ModelSpec, ...] = (
@@ -46,6 +51,17 @@ SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec("lstm", lstm.LSTMConfig, lstm.LSTMLM, lstm, "lm", incremental=True),
     ModelSpec("vae", vae.VAEConfig, vae.MusicVAE, vae, "elbo", incremental=False),
+    ModelSpec(
+        "transcriber",
+        transcriber.TranscriberConfig,
+        transcriber.Transcriber,
+        transcriber,
+        "transcription",
+        incremental=False,
+        example_input=transcriber.example_input,
+    ),
+    # Two networks trained against each other: its steps are `symbolic.training.gan_steps`.
+    ModelSpec("gan", gan.GANConfig, gan.MuseGAN, gan, "gan", incremental=False),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from symbolic import models
-from symbolic.data import fim
+from symbolic.audio import batches as audio_batches
+from symbolic.data import fim, phrase_sets
 from symbolic.data import segments as segments_lib
 from symbolic.data.batches import Split, eval_batches, load_split, train_batch
-from symbolic.data.meta import DataMeta, Meta, SegmentsMeta
+from symbolic.data.meta import AudioMeta, DataMeta, Meta, PhrasesMeta, SegmentsMeta
 from symbolic.training.baselines import unigram_nll
 from symbolic.training.checkpoint import TOKENIZER_FILE
 from symbolic.training.config import RunConfig
@@ -85,10 +86,99 @@ class SegmentData:
         return unigram_nll(train, valid, self.config.model.vocab_size)
 
 
+class AudioData:
+    """A `symbolic audio prepare` directory: windows of feature frames and their frame labels
+    (the transcriber); `seq_len` is the window in frames."""
+
+    def __init__(self, data_dir: Path, config: RunConfig, meta: AudioMeta):
+        self.config = config
+        self.splits = {
+            name: audio_batches.load_audio_split(data_dir, name) for name in ("train", "valid")
+        }
+
+    def train_batch(self, step: int) -> Batch:
+        tcfg = self.config.train
+        return audio_batches.train_batch(
+            self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step
+        )
+
+    def eval_batches(self) -> Iterable[Batch]:
+        tcfg = self.config.train
+        return audio_batches.eval_batches(
+            self.splits["valid"], tcfg.batch_size, tcfg.seq_len, tcfg.eval_max_windows
+        )
+
+    def baseline_nll(self) -> None:
+        return None  # no unigram baseline for frame labels
+
+
+class PhraseData:
+    """A `symbolic gan prepare` directory: the train split's piano-roll phrases (kept
+    bit-packed) and, per step, every random draw of a WGAN-GP step (`phrase_sets.gan_batch`).
+    A GAN has no validation likelihood: `validates` is False."""
+
+    validates = False
+
+    def __init__(self, data_dir: Path, config: RunConfig, meta: PhrasesMeta):
+        from symbolic.models.gan import latent_shapes
+
+        self.config, self.pitches = config, meta.pitches
+        self.packed = phrase_sets.load_packed(data_dir, "train")
+        shapes = latent_shapes(config.model, 1)
+        self.latent_shapes = {name: shape[1:] for name, shape in shapes.items()}
+
+    def train_batch(self, step: int) -> Batch:
+        model, tcfg = self.config.model, self.config.train
+        return phrase_sets.gan_batch(
+            self.packed,
+            self.pitches,
+            batch_size=tcfg.batch_size,
+            n_critic=model.n_critic,
+            latent_shapes=self.latent_shapes,
+            condition_rate=model.condition_rate if model.condition else 0.0,
+            seed=tcfg.seed,
+            step=step,
+        )
+
+    def eval_batches(self) -> Iterable[Batch]:
+        return ()
+
+    def baseline_nll(self) -> None:
+        return None
+
+
+def _check_phrases(config: RunConfig, meta: Meta, data_dir: Path) -> None:
+    """The GAN trains on piano-roll phrases only, and only the GAN does."""
+    gan, phrases = models.objective(config.model_name) == "gan", isinstance(meta, PhrasesMeta)
+    if gan and not phrases:
+        raise ValueError(
+            f"{data_dir}: holds no piano-roll phrases; model {config.model_name!r} trains on "
+            f"the output of `symbolic gan prepare`"
+        )
+    if phrases and not gan:
+        raise ValueError(
+            f"{data_dir}: holds piano-roll phrases for the GAN; model {config.model_name!r} "
+            f"trains on the output of another prepare command"
+        )
+
+
 def check_data_kind(config: RunConfig, meta: Meta, data_dir: Path) -> None:
-    """The VAE's ELBO reads whole segments and the language models read token streams; either on
-    the other kind's folder would train without a word, on data it was not meant for."""
-    name, segments = config.model_name, isinstance(meta, SegmentsMeta)
+    """The VAE's ELBO reads whole segments, the transcriber audio features and the language
+    models token streams; any on another kind's folder would train without a word, on data it
+    was not meant for."""
+    _check_phrases(config, meta, data_dir)
+    name, audio = config.model_name, isinstance(meta, AudioMeta)
+    if models.objective(name) == "transcription" and not audio:
+        raise ValueError(
+            f"{data_dir}: holds no audio features; model {name!r} trains on the output of "
+            f"`symbolic audio prepare`"
+        )
+    if models.objective(name) != "transcription" and audio:
+        raise ValueError(
+            f"{data_dir}: holds audio features for the transcriber; model {name!r} trains on "
+            f"`symbolic {'vae ' if models.objective(name) == 'elbo' else ''}prepare` output"
+        )
+    segments = isinstance(meta, SegmentsMeta)
     if models.objective(name) == "elbo" and not segments:
         raise ValueError(
             f"{data_dir}: holds token streams; model {name!r} trains on segments made by "
@@ -101,8 +191,12 @@ def check_data_kind(config: RunConfig, meta: Meta, data_dir: Path) -> None:
         )
 
 
-def load_data(data_dir: Path, config: RunConfig, meta: Meta) -> TokenData | SegmentData:
+def load_data(data_dir: Path, config: RunConfig, meta: Meta) -> TokenData | SegmentData | AudioData:
     """The batch source for a prepared directory, by the kind its meta.json declares."""
+    if isinstance(meta, PhrasesMeta):
+        return PhraseData(data_dir, config, meta)
+    if isinstance(meta, AudioMeta):
+        return AudioData(data_dir, config, meta)
     if isinstance(meta, SegmentsMeta):
         return SegmentData(data_dir, config, meta)
     return TokenData(data_dir, config, meta)

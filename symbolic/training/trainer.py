@@ -11,6 +11,7 @@ reproduces the losses of an uninterrupted one. A benchmark gives it its own batc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -30,11 +31,21 @@ from tqdm.auto import tqdm
 
 from symbolic import models
 from symbolic.data import fim
-from symbolic.data.meta import Meta, SegmentsMeta, load_meta, read_meta, write_meta
-from symbolic.paths import output_folder, write_text_atomic
-from symbolic.training import parallel
+from symbolic.data.meta import (
+    AudioMeta,
+    Meta,
+    PhrasesMeta,
+    SegmentsMeta,
+    encoding_mismatch,
+    load_meta,
+    read_meta,
+    write_meta,
+)
+from symbolic.paths import folder_lock, output_folder, write_text_atomic
+from symbolic.training import gan_steps, parallel
 from symbolic.training.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
 from symbolic.training.config import RunConfig, TrainConfig
+from symbolic.training.event_files import EVENTS_DIR, TensorBoardLog
 from symbolic.training.losses import OBJECTIVES, mean_metrics
 from symbolic.training.optim import learning_rate_schedule, make_optimizer
 from symbolic.training.sources import check_data_kind, load_data
@@ -52,6 +63,12 @@ def with_vocab_size(config: RunConfig, meta: Meta) -> RunConfig:
     """The config with the model's vocabulary sized to the data set's (plus the FIM sentinels
     of `symbolic.data.fim` when train.fim_rate > 0); for segment data (fixed length, see
     `symbolic.data.segments`) also the model's and the batches' segment length."""
+    if isinstance(meta, PhrasesMeta):  # piano rolls: the GAN's shape is the data's
+        return gan_steps.with_phrase_shape(config, meta)
+    if isinstance(meta, AudioMeta):  # features, not tokens: the input width is the data's
+        return dataclasses.replace(
+            config, model=dataclasses.replace(config.model, num_bins=meta.num_bins)
+        )
     model = dataclasses.replace(config.model, vocab_size=meta.vocab_size)
     if not isinstance(meta, SegmentsMeta):
         vocab = model.vocab_size + fim.extra_vocab(config.train.fim_rate)
@@ -77,8 +94,12 @@ def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConf
                 f"{run_dir}: holds a different model ({previous.model_name}, "
                 f"{previous.model}); use a new --workdir"
             )
-        if read_meta(run_dir / META_FILE).tokenizer_hash != meta.tokenizer_hash:
-            raise ValueError(f"{run_dir}: was trained with another tokenizer than {data_dir}")
+        mismatch = encoding_mismatch(read_meta(run_dir / META_FILE), meta)
+        if mismatch:
+            raise ValueError(
+                f"{run_dir}: was trained on other tokens than {data_dir} holds ({mismatch}); "
+                "use a new --workdir"
+            )
     config.save(run_dir / CONFIG_FILE)
     # + the FIM sentinel ids, if on
     write_meta(fim.run_meta(meta, config.train.fim_rate), run_dir / META_FILE)
@@ -99,10 +120,18 @@ class Compiled:
 
 def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
     """Jit init/train/eval of `config`'s registered model and objective over a data-parallel
-    mesh of `devices` (default: all); the model is initialised on [1, seq_len] int32 tokens."""
+    mesh of `devices` (default: all); the model is initialised on [1, seq_len] int32 tokens,
+    or on what its spec's `example_input` says (the transcriber's [1, seq_len, F] features)."""
+    if models.objective(config.model_name) == gan_steps.OBJECTIVE:  # two networks, one step
+        init, train, mesh = gan_steps.compile_gan(config, devices)
+        return Compiled(train=train, evaluate=gan_steps.no_evaluation, init=init, mesh=mesh)
     model = models.build(config.model_name, config.model)
     objective = OBJECTIVES[models.objective(config.model_name)]
-    example = jax.ShapeDtypeStruct((1, config.train.seq_len), jnp.int32)
+    example_input = models.spec(config.model_name).example_input
+    if example_input is not None:
+        example = example_input(config.model, config.train.seq_len)
+    else:
+        example = jax.ShapeDtypeStruct((1, config.train.seq_len), jnp.int32)
     return compile_model(model, objective, config.train, example, devices)
 
 
@@ -206,22 +235,37 @@ class MetricsLog:
     restored step (those steps are trained and logged again), so every step is logged once.
     Rewrites are atomic (a temp file, then os.replace)."""
 
-    def __init__(self, path: Path | None, *, warn: Callable[[str], None] | None = None):
-        self.path, self.records = path, []
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        warn: Callable[[str], None] | None = None,
+        mirror: TensorBoardLog | None = None,
+    ):
+        self.path, self.records, self.mirror = path, [], mirror
         self.warn = warn or _warn_line
         self._checked = path is None  # the file is read (and repaired) before the first write
 
     @classmethod
-    def of_run(cls, run_dir: Path) -> MetricsLog:
-        return cls(Path(run_dir) / METRICS_FILE)
+    def of_run(cls, run_dir: Path, *, tensorboard: bool = False) -> MetricsLog:
+        """The log of RUN_DIR; `tensorboard` also writes RUN_DIR/tensorboard event files."""
+        mirror = TensorBoardLog(Path(run_dir) / EVENTS_DIR) if tensorboard else None
+        return cls(Path(run_dir) / METRICS_FILE, mirror=mirror)
 
     def write(self, record: dict) -> None:
         if not self._checked:
             self.rewind(None)
         self.records.append(record)
+        if self.mirror is not None:
+            self.mirror.write(record)
         if self.path is not None:
             with self.path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        """Flush the TensorBoard events (the .jsonl is flushed at every write)."""
+        if self.mirror is not None:
+            self.mirror.close()
 
     def read_records(self) -> list[dict]:
         """Every readable record of the file ([] if there is none); unreadable lines are
@@ -242,6 +286,8 @@ class MetricsLog:
         """Drop the records after `step` (the step a session restores; None keeps them all) and
         any unreadable line, rewriting the file only when something goes."""
         self.records = [r for r in self.records if not _after(r, step)]
+        if self.mirror is not None:
+            self.mirror.rewind(step)
         if self.path is None:
             return
         self._checked = True
@@ -329,14 +375,26 @@ class Outcome:
 
 
 def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = True) -> dict:
-    """Train (or resume) `config` on DATA_DIR inside RUN_DIR; returns the run's summary."""
+    """Train (or resume) `config` on DATA_DIR inside RUN_DIR; returns the run's summary.
+
+    RUN_DIR is locked for the run (`folder_lock`): a second `train` on it is refused, not left
+    to interleave the metrics and overwrite the checkpoints. Only process 0 of a multi-host run
+    takes the lock: the others write the same directory with it.
+    """
     data_dir, run_dir = Path(data_dir), Path(run_dir)
+    output_folder(run_dir)  # a file there is an error before a lock file is made beside it
+    lock = folder_lock(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
+    with lock:
+        return _train_locked(config, data_dir, run_dir, progress)
+
+
+def _train_locked(config: RunConfig, data_dir: Path, run_dir: Path, progress: bool) -> dict:
     config = prepare_run_dir(config, data_dir, run_dir)
     data = load_data(data_dir, config, load_meta(data_dir))
     compiled = compile_steps(config)
     checkpoints = Checkpoints(run_dir)
+    log = MetricsLog.of_run(run_dir, tensorboard=jax.process_index() == 0)
     try:
-        log = MetricsLog.of_run(run_dir)
         loop = TrainLoop(
             config.train,
             compiled,
@@ -349,6 +407,7 @@ def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = 
         outcome = loop.run(progress)
     finally:
         checkpoints.close()
+        log.close()
     summary = run_summary(config, outcome, data.baseline_nll())
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -489,6 +548,8 @@ class TrainLoop:
         """Whether the source has a validation batch; without one (a split left empty by a
         tiny data set) the run trains to `steps` with no early stopping and no best
         checkpoint, generation falling back to the latest, and says so once."""
+        if not getattr(self.data, "validates", True):  # a GAN: no likelihood to validate
+            return False
         if next(iter(self.data.eval_batches()), None) is not None:
             return True
         self.echo(
@@ -521,9 +582,15 @@ class TrainLoop:
                 "lr": float(self.lr(step - 1)),
                 "tokens_per_s": tokens_per_s,
                 **_latent_record(metrics),
+                # a step's own figures (the GAN's D and G losses, EB, QN): logged and shown
+                **{k: float(v) for k, v in metrics.get("log", {}).items()},
             }
         )
-        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:,.0f}")
+        if "log" in metrics:
+            shown = {k: v for k, v in self.log.records[-1].items() if k.endswith("_loss")}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()})
+        else:
+            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:,.0f}")
         self._window = (time.time(), step)
         return loss
 
