@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -24,6 +25,10 @@ OUT_DIR = Path(__file__).resolve().parent
 VOCAB = 565  # the REMI Bach vocabulary; weights are random, so no data is needed
 UNCACHED_MAX_TOKENS = 8 * 2048  # larger padded batches take minutes per step on 2 cores
 UNCACHED_STEPS = 8
+# Pieces longer than the demo model's 2,048-token window: the KV cache becomes a ring of the last
+# 2,048 positions, so every step costs the same and tokens/s should stay flat.
+LONG_LENGTHS = (2048, 8192, 32768)
+LONG_BATCHES = (1, 8)
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,6 +37,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--peer-threads", type=int, default=0, help="torch threads (0: all)")
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="only the lengths past the window (2k, 8k, 32k tokens), merged into results.json",
+    )
     return parser.parse_args()
 
 
@@ -63,6 +73,44 @@ def headline(results: dict, batches: tuple[int, ...]) -> dict:
         "speedup_vs_peer": results.get(f"speedup_vs_peer_b{b}_1024"),
         "headline_batch": b,
     }
+
+
+def measure_long(run_cfg, params) -> dict:
+    """Cached tokens/s at `LONG_LENGTHS`, keys `long_cached_b{batch}_{length}`, plus each
+    batch's slowest over fastest rate (1.0: flat)."""
+    out = {"window": run_cfg.model.max_len}
+    for batch in LONG_BATCHES:
+        rates = []
+        for length in LONG_LENGTHS:
+            rate = measure.time_cached(run_cfg, params, batch, length)["tokens_per_s"]
+            print(f"batch {batch} length {length}: {rate:,.0f} tokens/s", flush=True)
+            out[f"long_cached_b{batch}_{length}"] = rate
+            rates.append(rate)
+        out[f"long_flatness_b{batch}"] = min(rates) / max(rates)
+    return out
+
+
+def long_section(results: dict) -> str:
+    """The results.md section for `measure_long`'s keys ("" before it has run)."""
+    if "window" not in results:
+        return ""
+    rows = [
+        [batch, length, f"{results[f'long_cached_b{batch}_{length}']:,.0f}"]
+        for batch in LONG_BATCHES
+        for length in LONG_LENGTHS
+    ]
+    flat = ", ".join(f"{results[f'long_flatness_b{b}']:.2f} (batch {b})" for b in LONG_BATCHES)
+    return f"""
+## Pieces longer than the window
+
+`{results["long_command"]}`. The same model, whose window (`max_len`) is {results["window"]}
+tokens: past it the KV cache is a ring of the last {results["window"]} positions (RoPE keys are
+rotated once, when written), so each step costs the same however long the piece. Slowest over
+fastest rate: {flat}. {results["long_load"]} This section is measured apart from the grid above
+(`--long` merges into it), possibly on another day: compare rates within one table.
+
+{markdown_table(["sequences", "tokens", "cached tok/s"], rows)}
+"""
 
 
 def render_markdown(results: dict, batches, lengths, command: str) -> str:
@@ -113,7 +161,7 @@ steps (every step costs the same); skipped above {UNCACHED_MAX_TOKENS} padded to
 
 Headline (sequences {results["headline_batch"]}, 1024 tokens): cached/uncached
 {results["cached_speedup_1024"]}, ours/HF {results["speedup_vs_peer"]}.
-"""
+{long_section(results)}"""
 
 
 def main() -> None:
@@ -124,6 +172,8 @@ def main() -> None:
         run_cfg, model=dataclasses.replace(run_cfg.model, vocab_size=VOCAB)
     )
     params = measure.init_params(run_cfg.model)
+    if args.long:
+        return merge_long(args.out, run_cfg, params)
     peer = torch_available()
     if not peer:
         print(MISSING, flush=True)
@@ -147,4 +197,17 @@ def main() -> None:
     results["command"] = command
     markdown = render_markdown(results, batches, lengths, command)
     write_results(args.out, results, markdown)
+    print(markdown)
+
+
+def merge_long(out_dir: Path, run_cfg, params) -> None:
+    """Measure `measure_long` and merge it into OUT_DIR/results.json (the grid is kept)."""
+    results = json.loads((out_dir / "results.json").read_text())
+    before = load_average()
+    results.update(measure_long(run_cfg, params))
+    results["long_command"] = command_line("benchmarks.sampling_speed")
+    results["long_load"] = load_line({"load_before": before, "load_after": load_average()})
+    batches, lengths = grid(results["quick"])
+    markdown = render_markdown(results, batches, lengths, results["command"])
+    write_results(out_dir, results, markdown)
     print(markdown)
