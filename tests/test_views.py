@@ -223,3 +223,30 @@ def test_every_view_has_a_training_preset(name):
     for model in ("transformer", "lstm"):
         config = config_lib.resolve(model, name)
         assert config.train.seq_len <= getattr(config.model, "max_len", config.train.seq_len)
+
+
+def test_melody_views_record_each_works_melody_track_in_meta(tmp_path):
+    """POP909 (MELODY, BRIDGE and PIANO, all piano): meta.json names the track the melody
+    finder chose for every work, as the file writes it, and why."""
+    import shutil
+
+    from symbolic.data import manifest as mf
+    from symbolic.data.meta import load_meta
+    from tests.helpers import pop909_songs
+
+    folder = tmp_path / "pop"
+    for song in pop909_songs(4):
+        (folder / song.parent.name).mkdir(parents=True)
+        shutil.copy(song, folder / song.parent.name / song.name)
+    mf.write_folder_manifest(folder, tmp_path / "pop.json", group_by="top")
+    out = tmp_path / "melody"
+    prepare(
+        tmp_path / "pop.json", "remi", out, view=views.View("melody"), progress=False, workers=1
+    )
+    meta = load_meta(out)
+    assert set(meta.melody_track) == {w.id for w in mf.load_manifest(tmp_path / "pop.json").works}
+    assert set(meta.melody_track.values()) == {"MELODY"}
+    assert set(meta.melody_track_reason.values()) == {"its name says melody"}
+    full = tmp_path / "full"
+    prepare(tmp_path / "pop.json", "remi", full, progress=False, workers=1)
+    assert load_meta(full).melody_track is None  # only melody views choose a melody

@@ -181,6 +181,10 @@ class DataMeta:
     # Files kept, but odd (a tempo of 0, a 0/0 meter, a work of a quarter of the train tokens,
     # cut by --max-tokens-per-work): `prepare` also prints them as warnings.
     flagged: tuple[Skipped, ...] | None = None
+    # Melody views: each work's melody track (work id -> its name as written in the file), and
+    # why the melody finder chose it ("its name says melody", ..., or "--track").
+    melody_track: dict[str, str] | None = None
+    melody_track_reason: dict[str, str] | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = META_FILE) -> DataMeta:
@@ -208,6 +212,8 @@ class DataMeta:
                 extra_tokens=dict(_optional(data, "extra_tokens", dict, where) or {}),
                 programs=_programs(data, where),
                 flagged=tuple(Skipped(**f) for f in data["flagged"]) if "flagged" in data else None,
+                melody_track=_optional(data, "melody_track", dict, where),
+                melody_track_reason=_optional(data, "melody_track_reason", dict, where),
             )
         except (TypeError, ValueError) as err:
             if isinstance(err, MetaError):
@@ -235,6 +241,8 @@ class DataMeta:
                 "created_with": self.created_with,
                 "programs": list(self.programs) if self.programs is not None else None,
                 "flagged": [asdict(f) for f in self.flagged] if self.flagged else None,
+                "melody_track": self.melody_track,
+                "melody_track_reason": self.melody_track_reason,
             }
         )
         if self.view != View():

@@ -49,6 +49,7 @@ import numpy as np
 from symusic import Score
 
 from symbolic import tokenization
+from symbolic.analysis.melody import find_melody
 from symbolic.data import chords, convert, oddities, views
 from symbolic.data.manifest import SPLITS, Work, check_work, load_manifest, manifest_hash
 from symbolic.data.manifest import source_root as manifest_source_root
@@ -98,6 +99,7 @@ class _Result:
     dropped_shifts: list[int]
     error: str | None = None
     flags: list[str] = field(default_factory=list)  # odd but kept (oddities.py)
+    melody: tuple[str, str] | None = None  # melody views: the track's name, and why it
 
 
 def transposition_shifts(augment_transpose: tuple[int, int] | None) -> tuple[int, ...]:
@@ -258,7 +260,18 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
                 flags.append(f"cut from {ids.size:,} to --max-tokens-per-work {task.max_tokens:,}")
             ids = oddities.cap_tokens(ids, task.max_tokens, tokenizer.vocab.get("Bar_None"))
         sequences.append((shift, ids))
-    return _Result(task.work, sequences, dropped, flags=flags)
+    return _Result(task.work, sequences, dropped, flags=flags, melody=_melody_choice(task, score))
+
+
+def _melody_choice(task: _Task, score: Score) -> tuple[str, str] | None:
+    """The melody views' track for meta.json: its name as written in the file, and why."""
+    if not task.view.has_melody:
+        return None
+    if task.view.track is not None:
+        return views.melody_track(score, task.view.track).name, "--track"
+    choice = find_melody(score)
+    why = {"name": "its name says melody", "features": "monophony, register and density"}
+    return choice.name, why.get(choice.reason, choice.reason)
 
 
 def _run_tasks(tasks: list[_Task], tokenizer_path: Path, workers: int, progress: bool):
@@ -445,6 +458,8 @@ def prepare(
             _with_view(meta, tokenizer, view),
             programs=_used_programs(tokenizer, writers["train"].token_ids),
             flagged=_flagged(out_dir, outcomes, train_tokens),
+            melody_track=_melody_tracks(outcomes, 0),
+            melody_track_reason=_melody_tracks(outcomes, 1),
         )
         write_meta(meta, tmp / META_FILE)  # the completion mark
         _publish(tmp, out_dir)
@@ -462,6 +477,13 @@ def _used_programs(tokenizer, token_ids: set[int]) -> tuple[int, ...] | None:
     return tuple(
         sorted(int(tok[8:]) for tok, i in vocab if tok.startswith("Program_") and i in token_ids)
     )
+
+
+def _melody_tracks(outcomes: list[_Result], field_index: int) -> dict[str, str] | None:
+    """meta.json's ``melody_track`` (field 0: work id -> the track's name) or
+    ``melody_track_reason`` (field 1), for a melody view."""
+    chosen = {r.work.id: r.melody[field_index] for r in outcomes if r.melody is not None}
+    return chosen or None
 
 
 def _flagged(
