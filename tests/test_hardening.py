@@ -487,3 +487,17 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_step_before(song_data, tm
     assert (run / "checkpoints" / "corrupt" / "latest-4").is_dir()
     assert json.loads((run / "summary.json").read_text())["steps"] == 6
     assert sorted(int(p.name) for p in latest.iterdir() if p.name.isdigit()) == [4, 6]
+
+
+def test_audio_prepare_and_gan_outputs_on_a_folder_in_use_are_refused(songs, tmp_path):
+    """The transcriber's and the GAN's output folders take the same lock as prepare's."""
+    from symbolic.audio.dataset import prepare_audio
+    from symbolic.gan.files import write_scores
+
+    out = tmp_path / "out"
+    with folder_lock(out):
+        with pytest.raises(FolderInUseError, match=f"in use by PID {os.getpid()}"):
+            prepare_audio(songs, out, progress=False)
+        with pytest.raises(FolderInUseError, match=f"in use by PID {os.getpid()}"):
+            write_scores([], out)
+    assert not out.exists()

@@ -50,6 +50,7 @@ from symbolic.data.prepare import (
     load_work,
 )
 from symbolic.output import render as render_lib
+from symbolic.paths import locks_folder
 
 LABELS = ("onsets", "frames", "offsets", "velocities")  # the axis-1 order of {split}_labels.npy
 
@@ -192,6 +193,7 @@ def _run(tasks: list[_Task], workers: int, progress: bool):
     )
 
 
+@locks_folder("out_dir")
 def prepare_audio(
     manifest_paths: str | Path | list[str | Path],
     out_dir: str | Path,

@@ -8,9 +8,10 @@ from pathlib import Path
 from symusic import Score
 
 from symbolic.output.midi import save_daw_midi
-from symbolic.paths import output_folder
+from symbolic.paths import locks_folder, output_folder
 
 
+@locks_folder("out_dir")
 def write_scores(
     scores: list[Score], out_dir: str | Path, *, stem: str = "sample", plot=False, render=False
 ) -> list[Path]:
