@@ -208,3 +208,27 @@ def test_generate_help_says_temperature_zero_is_greedy(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["generate", "--help"])
     assert "0 is greedy" in " ".join(capsys.readouterr().out.split())
+
+
+def test_every_model_refuses_every_other_kind_of_folder(tmp_path):
+    """One table (`sources.DATA_KINDS`) says which folder each model trains on: each of the
+    four kinds of meta.json is accepted by its models and a one-line error for the others."""
+    from symbolic import models
+    from symbolic.data.meta import AudioMeta, DataMeta, PhrasesMeta, SpecialIds
+    from symbolic.training.sources import check_data_kind
+
+    metas = {
+        "tokens": DataMeta(64, SpecialIds(pad=0, bos=1, eos=2, mask=3), "0" * 64),
+        "segments": SegmentsMeta(vocab_size=130, bars=2, melody_program=40),
+        "audio": AudioMeta(16000, 320, 229, {}),
+        "phrases": PhrasesMeta(("s", "a"), (40, 41), 4, 12, 4, 24, 108),
+    }
+    home = {"vae": "segments", "transcriber": "audio", "gan": "phrases"}
+    for name in models.names():
+        config = config_lib.resolve(name, "tiny")
+        for kind, meta in metas.items():
+            if kind == home.get(name, "tokens"):
+                check_data_kind(config, meta, tmp_path)
+                continue
+            with pytest.raises(ValueError, match=rf"^{tmp_path}: holds .*; model {name!r}"):
+                check_data_kind(config, meta, tmp_path)

@@ -1,10 +1,12 @@
 """Batch sources for prepared directories: `TokenData` (`symbolic prepare`: random windows of
-the token stream) and `SegmentData` (`symbolic vae prepare`: whole segments). Both are
-`symbolic.training.trainer.BatchSource`s, their batches a function of (seed, step)."""
+the token stream), `SegmentData` (`symbolic vae prepare`: whole segments), `AudioData`
+(`symbolic audio prepare`) and `PhraseData` (`symbolic gan prepare`), one `DataKind` each. All
+are `symbolic.training.trainer.BatchSource`s, their batches a function of (seed, step)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -147,59 +149,62 @@ class PhraseData:
         return None
 
 
-def _check_phrases(config: RunConfig, meta: Meta, data_dir: Path) -> None:
-    """The GAN trains on piano-roll phrases only, and only the GAN does."""
-    gan, phrases = models.objective(config.model_name) == "gan", isinstance(meta, PhrasesMeta)
-    if gan and not phrases:
-        raise ValueError(
-            f"{data_dir}: holds no piano-roll phrases; model {config.model_name!r} trains on "
-            f"the output of `symbolic gan prepare`"
-        )
-    if phrases and not gan:
-        raise ValueError(
-            f"{data_dir}: holds piano-roll phrases for the GAN; model {config.model_name!r} "
-            f"trains on the output of another prepare command"
-        )
+@dataclass(frozen=True)
+class DataKind:
+    """One kind of prepared folder: its meta.json record, its batch source, and how a one-line
+    error names it (what a folder of this kind holds; what a model of it trains on)."""
+
+    meta: type
+    source: type
+    holds: str
+    trains_on: str
+
+
+# `data_kind` takes the first whose meta record matches.
+DATA_KINDS = (
+    DataKind(
+        PhrasesMeta,
+        PhraseData,
+        "piano-roll phrases for the GAN",
+        "piano-roll phrases made by `symbolic gan prepare`",
+    ),
+    DataKind(
+        AudioMeta,
+        AudioData,
+        "audio features for the transcriber",
+        "audio features made by `symbolic audio prepare`",
+    ),
+    DataKind(SegmentsMeta, SegmentData, "VAE segments", "segments made by `symbolic vae prepare`"),
+    DataKind(DataMeta, TokenData, "token streams", "token streams made by `symbolic prepare`"),
+)
+# A model's objective -> the meta record of the folders it trains on (any other: token streams).
+_META_OF_OBJECTIVE = {"gan": PhrasesMeta, "transcription": AudioMeta, "elbo": SegmentsMeta}
+
+
+def data_kind(meta: Meta) -> DataKind:
+    """The kind of folder whose meta.json is `meta`."""
+    return next(kind for kind in DATA_KINDS if isinstance(meta, kind.meta))
 
 
 def check_data_kind(config: RunConfig, meta: Meta, data_dir: Path) -> None:
-    """The VAE's ELBO reads whole segments, the transcriber audio features and the language
-    models token streams; any on another kind's folder would train without a word, on data it
-    was not meant for."""
-    _check_phrases(config, meta, data_dir)
-    name, audio = config.model_name, isinstance(meta, AudioMeta)
-    if models.objective(name) == "transcription" and not audio:
+    """Each model trains on one kind of folder (the VAE on segments, the transcriber on audio
+    features, the GAN on phrases, the language models on token streams); on another kind it
+    would train without a word, on data it was not meant for."""
+    name = config.model_name
+    wanted = _META_OF_OBJECTIVE.get(models.objective(name), DataMeta)
+    found = data_kind(meta)
+    if found.meta is not wanted:
+        expected = next(kind for kind in DATA_KINDS if kind.meta is wanted)
         raise ValueError(
-            f"{data_dir}: holds no audio features; model {name!r} trains on the output of "
-            f"`symbolic audio prepare`"
-        )
-    if models.objective(name) != "transcription" and audio:
-        raise ValueError(
-            f"{data_dir}: holds audio features for the transcriber; model {name!r} trains on "
-            f"`symbolic {'vae ' if models.objective(name) == 'elbo' else ''}prepare` output"
-        )
-    segments = isinstance(meta, SegmentsMeta)
-    if models.objective(name) == "elbo" and not segments:
-        raise ValueError(
-            f"{data_dir}: holds token streams; model {name!r} trains on segments made by "
-            f"`symbolic vae prepare`"
-        )
-    if models.objective(name) != "elbo" and segments:
-        raise ValueError(
-            f"{data_dir}: holds VAE segments; model {name!r} trains on token streams made by "
-            f"`symbolic prepare`"
+            f"{data_dir}: holds {found.holds}; model {name!r} trains on {expected.trains_on}"
         )
 
 
-def load_data(data_dir: Path, config: RunConfig, meta: Meta) -> TokenData | SegmentData | AudioData:
+def load_data(
+    data_dir: Path, config: RunConfig, meta: Meta
+) -> TokenData | SegmentData | AudioData | PhraseData:
     """The batch source for a prepared directory, by the kind its meta.json declares."""
-    if isinstance(meta, PhrasesMeta):
-        return PhraseData(data_dir, config, meta)
-    if isinstance(meta, AudioMeta):
-        return AudioData(data_dir, config, meta)
-    if isinstance(meta, SegmentsMeta):
-        return SegmentData(data_dir, config, meta)
-    return TokenData(data_dir, config, meta)
+    return data_kind(meta).source(data_dir, config, meta)
 
 
 def baseline_nll(train: Split, valid: Split, config: RunConfig) -> float | None:
