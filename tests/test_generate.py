@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 from symbolic import models, tokenization
-from symbolic.generation import engine, generate, grammar, sampling
+from symbolic.generation import engine, generate, grammar, refill, sampling
 from symbolic.generation.processors import GrammarArrays, Masks
 from symbolic.generation.run import load_lm_run
-from symbolic.generation.settings import Sampling
+from symbolic.generation.settings import DEFAULT_MAX_TOKENS, Sampling
+from symbolic.models.transformer import TransformerConfig, TransformerLM
 from symbolic.training import checkpoint
 from tests.helpers import write_run_dir, write_test_midi
 
@@ -144,11 +145,45 @@ def test_tokenizer_hash_mismatch_is_a_clear_error(tmp_path):
     one_line_error(err)
 
 
-def test_learned_positions_beyond_their_table_are_a_clear_error(tmp_path):
-    run_dir = write_run_dir(tmp_path / "run", "transformer", position="learned")  # max_len 128
-    with pytest.raises(ValueError, match="exceeds the model's 128 learned positions") as err:
-        generate.generate(run_dir, tmp_path / "out", num=1, max_tokens=200)
-    assert "max_tokens <= 127" in one_line_error(err)
+def test_learned_positions_decode_past_their_table_by_re_prefilling():
+    """Past a learned table's end the cache is refilled with the last max_len // 2 tokens from
+    position 0: every step's logits equal a full forward pass over exactly that context."""
+    config = TransformerConfig(
+        vocab_size=32,
+        d_model=16,
+        num_layers=2,
+        num_heads=2,
+        d_ff=32,
+        max_len=8,
+        position="learned",
+        dropout=0.0,
+    )
+    model = TransformerLM(config)
+    tokens = jax.random.randint(jax.random.PRNGKey(1), (2, 30), 0, 32)
+    params = model.init(jax.random.PRNGKey(0), tokens[:, :8])["params"]
+    impl = models.decoder("transformer")
+    state = refill.init_decode_state(impl, config, params, 2)
+    step = jax.jit(functools.partial(refill.decode_step, impl, config, params))
+    start = 0  # where the cache's context begins
+    for n in range(tokens.shape[1]):
+        if n - start == config.max_len:
+            start = n - config.max_len // 2
+        logits, state = step(state, tokens[:, n])
+        expected = model.apply({"params": params}, tokens[:, start : n + 1])[:, -1]
+        np.testing.assert_allclose(logits, expected, atol=1e-5, err_msg=f"step {n}")
+    assert start > 0
+
+
+def test_the_default_length_runs_until_eos_past_the_window(tmp_path):
+    """No max_tokens: up to DEFAULT_MAX_TOKENS new tokens, each row ending at EOS or that cap;
+    a learned-position run writes past its 128 positions (the old default of 512 failed)."""
+    run = load_lm_run(write_run_dir(tmp_path / "run", "transformer", position="learned"))
+    drawn = run.draw(Sampling(num=2, seed=0))
+    assert drawn.settings.max_tokens == DEFAULT_MAX_TOKENS
+    eos = run.meta.special_ids.eos
+    for row, length in zip(drawn.tokens, drawn.lengths, strict=True):
+        assert length == 1 + DEFAULT_MAX_TOKENS or row[length - 1] == eos
+    assert int(drawn.lengths.max()) > 128  # an untrained model rarely ends early
 
 
 def test_a_rope_run_writes_past_its_window_and_keeps_a_long_prompt_whole(transformer_dir, tmp_path):

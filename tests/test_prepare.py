@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from symusic import Score
 
+from benchmarks.fidelity import downbeats
 from symbolic import tokenization
-from symbolic.data import convert
+from symbolic.data import align, convert, views
 from symbolic.data import manifest as mf
 from symbolic.data import prepare as prep
 from symbolic.data.meta import load_meta
-from tests.helpers import REPO
+from tests.helpers import REPO, pop909_songs
 
 BAD_FILES = ("corrupt.mid", "truncated.mid", "empty.mid", "text.mid", "silent.mid")
 
@@ -248,3 +249,29 @@ def test_nothing_usable_is_an_error_and_writes_nothing(tmp_path, song_folder):
     with pytest.raises(RuntimeError, match="every file .* was skipped"):
         prep.prepare(manifest, "remi", tmp_path / "out", workers=1, progress=False, cache_dir=False)
     assert {p.name for p in tmp_path.iterdir()} == {"songs", "songs.json"}
+
+
+def test_align_downbeat_puts_pop909_downbeats_on_bar_lines_and_records_the_shift(tmp_path):
+    songs = pop909_songs(24)
+    rows = [downbeats.song_alignment(song) for song in songs]
+    before = sum(row["downbeats_written"] for row in rows)
+    after = sum(row["downbeats_aligned"] for row in rows)
+    assert before <= 8 and after >= 14  # 5 of 24 on their bar lines as written, 17 aligned
+    scores = [Score(str(song)) for song in songs[:3]]
+    shifts = [align.downbeat_shift(score) for score in scores]
+    delayed = align.delayed(scores[0], shifts[0])
+    assert delayed.note_num() == scores[0].note_num() and delayed.tempos[0].time == 0
+    assert delayed.tracks[0].notes[0].time == scores[0].tracks[0].notes[0].time + shifts[0]
+
+    folder = tmp_path / "pop"
+    folder.mkdir()
+    for song in songs[:3]:
+        (folder / song.name).write_bytes(song.read_bytes())
+    manifest = manifest_with_splits(folder, tmp_path / "pop.json", {})
+    view = views.View(align_downbeat=True)
+    meta = prep.prepare(manifest, "remi", tmp_path / "out", workers=1, progress=False, view=view)
+    tpq = scores[0].ticks_per_quarter
+    assert meta.downbeat_shifts == {s.name: t / tpq for s, t in zip(songs[:3], shifts, strict=True)}
+    assert load_meta(tmp_path / "out").view == view  # and is_prepared tells it from unaligned
+    assert prep.is_prepared(tmp_path / "out", manifest, view=view)
+    assert not prep.is_prepared(tmp_path / "out", manifest)

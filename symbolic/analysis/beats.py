@@ -174,16 +174,31 @@ def bar_phase(notes: Notes, beats: np.ndarray) -> tuple[int, int]:
     return best
 
 
-def tick_seconds(score: Score, ticks: np.ndarray) -> np.ndarray:
-    """Seconds ``[n]`` float of ticks ``[n]`` under the score's tempo map (120 BPM without)."""
+def _tempo_segments(score: Score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tempo map as segments: start ticks, start seconds and seconds per tick, each [k]."""
     tempos = sorted((t.time, t.mspq) for t in score.tempos) or [(0, 500_000)]
     if tempos[0][0] > 0:
         tempos.insert(0, (0, 500_000))
     times = np.array([t for t, _ in tempos], float)
     seconds_per_tick = np.array([m for _, m in tempos], float) / 1e6 / score.ticks_per_quarter
     starts = np.r_[0.0, np.cumsum(np.diff(times) * seconds_per_tick[:-1])]
+    return times, starts, seconds_per_tick
+
+
+def tick_seconds(score: Score, ticks: np.ndarray) -> np.ndarray:
+    """Seconds ``[n]`` float of ticks ``[n]`` under the score's tempo map (120 BPM without)."""
+    times, starts, seconds_per_tick = _tempo_segments(score)
     segment = np.clip(np.searchsorted(times, ticks, side="right") - 1, 0, len(times) - 1)
     return starts[segment] + (np.asarray(ticks, float) - times[segment]) * seconds_per_tick[segment]
+
+
+def seconds_ticks(score: Score, seconds: np.ndarray) -> np.ndarray:
+    """Ticks ``[n]`` float of seconds ``[n]``: the inverse of ``tick_seconds``."""
+    times, starts, seconds_per_tick = _tempo_segments(score)
+    segment = np.clip(np.searchsorted(starts, seconds, side="right") - 1, 0, len(starts) - 1)
+    return (
+        times[segment] + (np.asarray(seconds, float) - starts[segment]) / seconds_per_tick[segment]
+    )
 
 
 def _written_grid(score: Score, end_tick: int) -> tuple[np.ndarray, np.ndarray, str]:

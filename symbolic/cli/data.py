@@ -39,7 +39,7 @@ def cmd_prepare(args) -> None:
         augment_transpose=args.transpose,
         workers=args.workers,
         progress=not args.no_progress,
-        view=View(args.view, args.track, args.chord_rate),
+        view=View(args.view, args.track, args.chord_rate, args.align_downbeat),
         max_tokens_per_work=args.max_tokens_per_work,
     )
     _print_prepare(meta, args.out)
@@ -108,3 +108,9 @@ def _add_view_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--track", default=None, help="melody views: a track or GM program name")
     p.add_argument("--chord-rate", default="beat", help="chord views: a chord per beat or bar")
+    p.add_argument(
+        "--align-downbeat",
+        action="store_true",
+        help="delay each file so that its estimated downbeats fall on its bar lines (the shift "
+        "is recorded in meta.json's downbeat_shifts)",
+    )

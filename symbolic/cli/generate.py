@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from symbolic.generation.settings import DEFAULT_MAX_TOKENS
+
 
 def cmd_generate(args) -> None:
     from symbolic.generation.conditioning import Condition
@@ -75,7 +77,13 @@ def cmd_generate(args) -> None:
 
 def _add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num", type=int, default=4, help="number of pieces to generate")
-    p.add_argument("--max-tokens", type=int, default=512, help="new tokens per piece")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help=f"new tokens per piece (default: until EOS or the asked bars end, at most "
+        f"{DEFAULT_MAX_TOKENS:,}, or what a learned-position window leaves)",
+    )
     p.add_argument(
         "--temperature",
         type=float,

@@ -185,6 +185,9 @@ class DataMeta:
     # why the melody finder chose it ("its name says melody", ..., or "--track").
     melody_track: dict[str, str] | None = None
     melody_track_reason: dict[str, str] | None = None
+    # `prepare --align-downbeat`: how far each work was delayed onto its bar lines (work id ->
+    # quarter notes, 0 for a work already on them).
+    downbeat_shifts: dict[str, float] | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = META_FILE) -> DataMeta:
@@ -214,6 +217,7 @@ class DataMeta:
                 flagged=tuple(Skipped(**f) for f in data["flagged"]) if "flagged" in data else None,
                 melody_track=_optional(data, "melody_track", dict, where),
                 melody_track_reason=_optional(data, "melody_track_reason", dict, where),
+                downbeat_shifts=_optional(data, "downbeat_shifts", dict, where),
             )
         except (TypeError, ValueError) as err:
             if isinstance(err, MetaError):
@@ -243,6 +247,7 @@ class DataMeta:
                 "flagged": [asdict(f) for f in self.flagged] if self.flagged else None,
                 "melody_track": self.melody_track,
                 "melody_track_reason": self.melody_track_reason,
+                "downbeat_shifts": self.downbeat_shifts,
             }
         )
         if self.view != View():

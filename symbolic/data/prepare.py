@@ -50,7 +50,7 @@ from symusic import Score
 
 from symbolic import tokenization
 from symbolic.analysis.melody import find_melody
-from symbolic.data import chords, convert, oddities, views
+from symbolic.data import align, chords, convert, oddities, views
 from symbolic.data.manifest import SPLITS, Work, check_work, load_manifest, manifest_hash
 from symbolic.data.manifest import source_root as manifest_source_root
 from symbolic.data.meta import (
@@ -100,6 +100,7 @@ class _Result:
     error: str | None = None
     flags: list[str] = field(default_factory=list)  # odd but kept (oddities.py)
     melody: tuple[str, str] | None = None  # melody views: the track's name, and why it
+    downbeat_shift: float | None = None  # --align-downbeat: quarter notes the work was delayed
 
 
 def transposition_shifts(augment_transpose: tuple[int, int] | None) -> tuple[int, ...]:
@@ -233,6 +234,10 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
     score = _load(task)
     if score.note_num() == 0:
         return _Result(task.work, [], [], "no notes")
+    delay = None  # quarter notes, --align-downbeat
+    if task.view.align_downbeat:
+        ticks = align.downbeat_shift(score)
+        score, delay = align.delayed(score, ticks), ticks / score.ticks_per_quarter
     flags = oddities.file_oddities(task.path, score)
     try:
         notes, harmony = views.select(tokenizer, score, task.view, _chord_extractor(task))
@@ -260,7 +265,8 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
                 flags.append(f"cut from {ids.size:,} to --max-tokens-per-work {task.max_tokens:,}")
             ids = oddities.cap_tokens(ids, task.max_tokens, tokenizer.vocab.get("Bar_None"))
         sequences.append((shift, ids))
-    return _Result(task.work, sequences, dropped, flags=flags, melody=_melody_choice(task, score))
+    melody = _melody_choice(task, score)
+    return _Result(task.work, sequences, dropped, flags=flags, melody=melody, downbeat_shift=delay)
 
 
 def _melody_choice(task: _Task, score: Score) -> tuple[str, str] | None:
@@ -460,6 +466,10 @@ def prepare(
             flagged=_flagged(out_dir, outcomes, train_tokens),
             melody_track=_melody_tracks(outcomes, 0),
             melody_track_reason=_melody_tracks(outcomes, 1),
+            downbeat_shifts={
+                r.work.id: r.downbeat_shift for r in outcomes if r.downbeat_shift is not None
+            }
+            or None,
         )
         write_meta(meta, tmp / META_FILE)  # the completion mark
         _publish(tmp, out_dir)
@@ -521,7 +531,7 @@ def _check_view(tokenizer, view: views.View, augment_transpose) -> None:
 
 def _with_view(meta: DataMeta, tokenizer, view: views.View) -> DataMeta:
     """Record a view other than ``full`` (whose meta.json stays as it was) and its extra ids."""
-    if view.name == "full":
+    if view == views.View():
         return meta
     extra = views.extra_tokens(tokenizer, view)
     return replace(meta, vocab_size=meta.vocab_size + len(extra), view=view, extra_tokens=extra)

@@ -74,6 +74,7 @@ class View:
     name: str = "full"
     track: str | None = None  # melody views: a track or GM program name; None: the top voice
     chord_rate: str = "beat"  # chord views: one chord per "beat" or per "bar"
+    align_downbeat: bool = False  # delay each file onto its bar lines first (`data.align`)
 
     def __post_init__(self) -> None:
         if self.name not in VIEWS:
@@ -102,13 +103,20 @@ class View:
             out["track"] = self.track
         if self.has_chords:
             out["chord_rate"] = self.chord_rate
+        if self.align_downbeat:
+            out["align_downbeat"] = True
         return out
 
     @classmethod
     def from_json(cls, entry: dict | None) -> View:
         """The view of a ``meta["view"]`` entry (None: the entry is absent, the full view)."""
         entry = entry or {"name": "full"}
-        return cls(entry["name"], entry.get("track"), entry.get("chord_rate", "beat"))
+        return cls(
+            entry["name"],
+            entry.get("track"),
+            entry.get("chord_rate", "beat"),
+            bool(entry.get("align_downbeat", False)),
+        )
 
 
 # --- score filters -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from symbolic import models, tokenization
 from symbolic.data import views
 from symbolic.data.convert import load_primer
 from symbolic.data.meta import DataMeta, encoding_mismatch
-from symbolic.generation import beam, constraints, grammar, sampling
+from symbolic.generation import beam, constraints, grammar, refill, sampling
 from symbolic.generation.processors import ConstraintArrays, GrammarArrays, Masks
 from symbolic.generation.settings import Controls, Sampling
 from symbolic.training import checkpoint
@@ -144,40 +145,32 @@ def primer_name(primer: str | Path | Score) -> str:
     return "the primer Score" if isinstance(primer, Score) else str(primer)
 
 
-def check_length(
-    config: RunConfig, prompt_len: int, max_tokens: int, where: str = "the prompt"
-) -> None:
-    """A model with learned positions has a table of config.model.max_len of them, so prompt
-    plus new tokens must fit; a RoPE Transformer decodes past its window (the KV cache keeps the
-    last max_len positions) and an LSTM carries its state, so both take any length. `where`
-    names the prompt (its file) in the error."""
-    max_len = getattr(config.model, "max_len", None)
-    if max_len is None or getattr(config.model, "position", None) == "rope":
-        return
-    if prompt_len + max_tokens <= max_len:
-        return
-    if prompt_len >= max_len:  # no max_tokens helps: say so, not "use max_tokens <= -88121"
-        raise ValueError(
-            f"{where}: the prompt is {prompt_len} tokens (with BOS), which fills the model's "
-            f"window of {max_len} learned positions; use a prompt under {max_len} tokens"
+def decoder_fns(model_name: str, model_config) -> tuple[Callable, Callable]:
+    """(init_decode_state(params, batch_size), decode_step(params, state, tokens)) of a model
+    with its config bound; a learned-position Transformer re-prefills past its window."""
+    impl = models.decoder(model_name)
+    if refill.needs_refill(model_config):
+        return (
+            functools.partial(refill.init_decode_state, impl, model_config),
+            functools.partial(refill.decode_step, impl, model_config),
         )
-    raise ValueError(
-        f"{where}: prompt ({prompt_len} tokens with BOS) + max_tokens ({max_tokens}) = "
-        f"{prompt_len + max_tokens} exceeds the model's {max_len} learned positions; "
-        f"use max_tokens <= {max_len - prompt_len} or a shorter prompt (a RoPE model has no limit)"
+    return (
+        functools.partial(impl.init_decode_state, model_config),
+        functools.partial(impl.decode_step, model_config),
     )
 
 
 def decode_config(config: RunConfig, length: int):
     """The model config to decode `length` tokens (prompt + new) with.
 
-    Attention reads every slot of the KV cache at every step, so a RoPE Transformer gets a cache
-    of `length` slots instead of max_len (2.3x faster for 1024 tokens of a 2048-slot demo model,
-    batch 16); a longer piece keeps max_len slots, a ring of the last max_len positions (the
-    window the model was trained on). Learned positions keep max_len: it sizes their table.
+    Attention reads every slot of the KV cache at every step, so a RoPE (or relative) Transformer
+    gets a cache of `length` slots instead of max_len (2.3x faster for 1024 tokens of a 2048-slot
+    demo model, batch 16); a longer piece keeps max_len slots, a ring of the last max_len
+    positions (the window the model was trained on). Learned positions keep max_len: it sizes
+    their table, and past it they re-prefill (`refill`).
     """
     model = config.model
-    if getattr(model, "position", None) == "rope" and length < model.max_len:
+    if getattr(model, "position", None) != "learned" and length < model.max_len:
         return dataclasses.replace(model, max_len=length)
     return model
 
@@ -194,7 +187,7 @@ def jitted_sampler(
     """`sampling.sample` bound to one model and jitted; cached so that generating again in the
     same process (a notebook, the tests) reuses the compilation. `on_token` taps each step's
     tokens (`symbolic.generation.stream`)."""
-    step = functools.partial(models.decoder(model_name).decode_step, model_config)
+    _, step = decoder_fns(model_name, model_config)
     sample = functools.partial(
         sampling.sample,
         step,
@@ -209,7 +202,7 @@ def jitted_sampler(
 @functools.cache
 def jitted_beam(model_name: str, model_config, max_tokens: int, width: int, eos: int, pad: int):
     """`beam.beam_search` bound to one model and jitted (cached as `jitted_sampler`)."""
-    step = functools.partial(models.decoder(model_name).decode_step, model_config)
+    _, step = decoder_fns(model_name, model_config)
     search = functools.partial(
         beam.beam_search,
         step,
@@ -303,8 +296,8 @@ def sample_tokens(
     whose beams are only chosen at the end).
     Returns tokens [num, P + max_tokens] int32, lengths [num] int32 (numpy) and timings.
     """
+    settings = settings.resolved()
     controls, num, max_tokens = controls or Controls(), settings.num, settings.max_tokens
-    check_length(run.config, len(prompt), max_tokens)
     model_config = decode_config(run.config, len(prompt) + max_tokens)
     rows = 1 if controls.beam else num  # beam search: one prompt, `beam` rows
     special = run.meta.special_ids
@@ -324,11 +317,10 @@ def sample_tokens(
             top_p=settings.top_p,
         )
     kwargs["masks"] = build_masks(run, automaton, prompt, grammar_state, controls, rows, tables)
-    impl = models.decoder(name)
-    state_rows = controls.beam or num
+    init_decode_state, _ = decoder_fns(name, model_config)
     args = (
         run.params,
-        impl.init_decode_state(model_config, run.params, state_rows),
+        init_decode_state(run.params, controls.beam or num),
         jnp.asarray([prompt] * rows, jnp.int32),
     )
     compiled, compile_s = _timed_compile(fn, args, kwargs)

@@ -274,6 +274,7 @@ def infill(
     ids = sentinels(run)
     prompt, _ = engine.prompt_ids(run, engine.run_grammar(run), primer)
     where = engine.primer_name(primer)
+    settings = settings.resolved()
     split = split_bars(prompt[1:], ids.bar, span, where)
     middles, stats = sample_middles(run, split, ids, controls, settings)
     complete = _complete(middles, span, settings.max_tokens)

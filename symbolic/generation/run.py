@@ -99,16 +99,13 @@ class LMRun(LoadedRun):
 
         Raises:
             ValueError: a primer with a condition, a primer the grammar rejects, a condition the
-                run was not trained for, or a prompt plus max_tokens beyond the model's length.
+                run was not trained for.
         """
         controls, condition = controls or Controls(), condition or Condition()
         automaton = engine.run_grammar(self)
         plan, tables = None, None
         if condition.is_empty:
             prompt, state = engine.prompt_ids(self, automaton, primer)
-            if primer is not None:  # the file named here: sample_tokens knows only the ids
-                where = engine.primer_name(primer)
-                engine.check_length(self.config, len(prompt), settings.max_tokens, where)
         else:
             if primer is not None:
                 raise ValueError(
@@ -119,8 +116,9 @@ class LMRun(LoadedRun):
             vocab_size = self.config.model.vocab_size
             spec = controls.spec(engine.allowed_programs(self, plan.prompt))
             tables = conditioning.tables(self.tokenizer, spec, plan, vocab_size)
-            max_tokens = max(settings.max_tokens, plan.needed_tokens)
+            max_tokens = max(settings.resolved().max_tokens, plan.needed_tokens)
             settings = dataclasses.replace(settings, max_tokens=max_tokens)
+        settings = settings.resolved()  # the record says how many tokens were allowed
         tokens, lengths, stats = engine.sample_tokens(
             self,
             prompt,
