@@ -382,9 +382,12 @@ def _parse_request(request: dict) -> tuple[Sampling, Controls, Condition, str]:
         key=get.get("key"),
         pitch_range=get.get("pitch_range"),
         monophonic=bool(get.get("monophonic", False)),
+        max_polyphony=int(get["max_polyphony"]) if "max_polyphony" in get else None,
         grid=get.get("grid"),
         bars=int(get["bars"]) if "bars" in get else None,
         repetition_penalty=float(get.get("repetition_penalty", 1.0)),
+        beam=int(get.get("beam", 0)),
+        programs=str(get["programs"]) if "programs" in get else None,
     )
     condition = Condition(
         chords=get.get("chords"),

@@ -4,7 +4,8 @@
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], uploads: {} };  // uploads: input id -> upload id
 const FIELDS = ["num", "max_tokens", "temperature", "top_p", "top_k", "seed", "key",
-  "pitch_range", "bars", "grid", "tempo", "time_signature", "chords", "infill_bars"];
+  "pitch_range", "bars", "grid", "max_polyphony", "repetition_penalty", "beam", "programs",
+  "tempo", "time_signature", "chords", "infill_bars"];
 
 function showError(message) {
   $("error").textContent = message || "";
