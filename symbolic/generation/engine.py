@@ -170,7 +170,7 @@ def decode_config(config: RunConfig, length: int):
     their table, and past it they re-prefill (`refill`).
     """
     model = config.model
-    if getattr(model, "position", None) != "learned" and length < model.max_len:
+    if getattr(model, "position", None) in ("rope", "relative") and length < model.max_len:
         return dataclasses.replace(model, max_len=length)
     return model
 
