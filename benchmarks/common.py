@@ -62,9 +62,11 @@ def environment() -> dict[str, Scalar]:
 
 
 def _is_flat(value: object) -> bool:
-    """A scalar, or a dict of scalars (one level: e.g. one object per source)."""
+    """A scalar, or a dict or list of scalars (one level: e.g. one object per source)."""
     if isinstance(value, dict):
         return all(isinstance(v, Scalar) for v in value.values())
+    if isinstance(value, list):
+        return all(isinstance(v, Scalar) for v in value)
     return isinstance(value, Scalar)
 
 
@@ -87,9 +89,9 @@ def load_line(results: dict) -> str:
 
 
 def write_results(
-    out_dir: Path, results: dict[str, Scalar | dict[str, Scalar]], markdown: str
+    out_dir: Path, results: dict[str, Scalar | dict[str, Scalar] | list[Scalar]], markdown: str
 ) -> tuple[Path, Path]:
-    """Write OUT_DIR/results.json (scalars, or objects of scalars one level deep) and
+    """Write OUT_DIR/results.json (scalars, or objects or lists of scalars one level deep) and
     OUT_DIR/results.md."""
     nested = sorted(k for k, v in results.items() if not _is_flat(v))
     if nested:
@@ -111,3 +113,20 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def merge_section(out_dir: Path, keys: dict, heading: str, section: str, stale=None) -> None:
+    """Merge one part of a benchmark into OUT_DIR's results: `keys` replace theirs in
+    results.json (and those `stale(key)` marks are dropped first), and `section` replaces the
+    results.md section that starts with `heading` (a `## ` line), or is appended."""
+    json_path, md_path = Path(out_dir) / "results.json", Path(out_dir) / "results.md"
+    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    if stale is not None:
+        results = {k: v for k, v in results.items() if not stale(k)}
+    markdown = md_path.read_text() if md_path.is_file() else ""
+    before, found, after = markdown.partition(heading)
+    rest = after.split("\n## ", 1) if found else []
+    markdown = before.rstrip() + "\n\n" + section.rstrip() + "\n"
+    if len(rest) > 1:
+        markdown += "\n## " + rest[1]
+    write_results(out_dir, {**results, **keys}, markdown)

@@ -26,6 +26,8 @@ def tiny_model_config(name: str, **changes):
 CASES = {
     "transformer-rope": ("transformer", {}),
     "transformer-learned": ("transformer", {"position": "learned"}),
+    # distances from 8 on share one embedding: the clip is inside the 24 tokens
+    "transformer-relative": ("transformer", {"position": "relative", "max_relative_distance": 8}),
     "lstm": ("lstm", {}),
 }
 
@@ -78,14 +80,19 @@ def test_dropout_is_active_only_in_training():
     assert float(jnp.abs(train_a - eval_a).max()) > 1e-3
 
 
-def test_sliding_window_decoding_past_the_window_matches_the_windowed_forward():
-    """A RoPE model with an 8-position window decodes 24 tokens: every step's logits equal the
-    full forward pass whose attention sees the last 8 keys, and at the last step (past the
-    window) the one-layer model's logits equal a forward pass over the last 8 tokens alone."""
+@pytest.mark.parametrize("position", ["rope", "relative"])
+def test_sliding_window_decoding_past_the_window_matches_the_windowed_forward(position):
+    """A RoPE or relative-attention model with an 8-position window decodes 24 tokens: every
+    step's logits equal the full forward pass whose attention sees the last 8 keys, and at the
+    last step (past the window) the one-layer model's logits equal a forward pass over the last 8
+    tokens alone. The relative model clips distances at 5, inside the window."""
     window = 8
     impl = models.decoder("transformer")
+    relative = {"max_relative_distance": 5} if position == "relative" else {}
     for layers in (2, 1):
-        cfg = tiny_model_config("transformer", max_len=window, num_layers=layers)
+        cfg = tiny_model_config(
+            "transformer", max_len=window, num_layers=layers, position=position, **relative
+        )
         module = models.build("transformer", cfg)
         tokens = jax.random.randint(jax.random.PRNGKey(2), (2, 3 * window), 0, VOCAB)
         params = module.init(jax.random.PRNGKey(0), tokens[:, :window])["params"]
@@ -108,12 +115,13 @@ def test_sliding_window_decoding_past_the_window_matches_the_windowed_forward():
             state = updates["cache"]
             chunks.append(chunk)
         np.testing.assert_allclose(jnp.concatenate(chunks, axis=1), full, atol=2e-5, rtol=1e-4)
-        if layers == 1:  # RoPE is relative: the last window alone gives the same last logits
+        if layers == 1:  # both are relative: the last window alone gives the same last logits
             alone = module.apply({"params": params}, tokens[:, -window:])
             np.testing.assert_allclose(decoded[:, -1], alone[:, -1], atol=2e-5, rtol=1e-4)
     # The window matters: the unbanded forward pass over all 24 tokens differs past it.
     unbanded = models.build(
-        "transformer", tiny_model_config("transformer", max_len=64, num_layers=1)
+        "transformer",
+        tiny_model_config("transformer", max_len=64, num_layers=1, position=position, **relative),
     )
     assert (
         float(jnp.abs(unbanded.apply({"params": params}, tokens)[:, -1] - full[:, -1]).max()) > 1e-4

@@ -107,8 +107,8 @@ def train_and_score(
     source = FrameRolls(rolls, train_cfg)
     example = jax.ShapeDtypeStruct((1, source.length, PIANO_KEYS), jnp.float32)
     compiled = compile_model(FrameLSTM(model_cfg), OBJECTIVES["frames"], train_cfg, example)
-    outcome, best = train_in_memory(compiled, source, train_cfg, log)
-    results = scored(outcome, best)
+    outcome, best, records = train_in_memory(compiled, source, train_cfg, log)
+    results = scored(outcome, best, records)
     for split in ("valid", "test"):
         results[f"{split}_nll"] = evaluate(compiled, best.params, source.eval_batches(split))["nll"]
     return results

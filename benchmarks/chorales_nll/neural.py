@@ -6,7 +6,8 @@ cadence, `eval_every` and `patience`), kept in memory (`BestInMemory`) instead o
 directory. Only the batches are ours: the trainer's random windows over a flat token stream cross
 chorale boundaries and start at any token, so absolute positions would carry no voice or time
 information; ours are step-aligned windows inside one chorale (windows.ChoraleWindows). The best
-validation parameters are the ones scored.
+validation parameters are the ones scored, and the validation NLL of every evaluation is kept as
+the learning curve.
 """
 
 from __future__ import annotations
@@ -32,25 +33,28 @@ from symbolic.training.trainer import (
 
 def train_in_memory(
     compiled: Compiled, source: BatchSource, train_cfg: TrainConfig, log: Callable[[str], None]
-) -> tuple[Outcome, BestInMemory]:
+) -> tuple[Outcome, BestInMemory, MetricsLog]:
     """Run the engine's `TrainLoop` on `source` without a run directory; the best validation
-    parameters come back in the `BestInMemory`."""
-    best = BestInMemory()
+    parameters come back in the `BestInMemory`, the session's records in the `MetricsLog`."""
+    best, records = BestInMemory(), MetricsLog(None)
 
     def echo(line: str) -> None:
         log(f"  {line}")  # indented under the model's name
 
-    loop = TrainLoop(train_cfg, compiled, source, best, MetricsLog(None), echo=echo)
-    return loop.run(), best
+    loop = TrainLoop(train_cfg, compiled, source, best, records, echo=echo)
+    return loop.run(), best, records
 
 
-def scored(outcome: Outcome, best: BestInMemory) -> dict:
-    """The training facts a result row reports."""
+def scored(outcome: Outcome, best: BestInMemory, records: MetricsLog) -> dict:
+    """The training facts a result row reports, and the learning curve: {step: valid NLL}
+    (string keys, as results.json stores them)."""
+    curve = {str(r["step"]): r["nll"] for r in records.records if r.get("split") == "valid"}
     return {
         "steps": int(outcome.state.step),
         "best_step": outcome.stopping.best_step,
         "train_s": round(outcome.wall_s, 1),
         "params": num_params(best.params),
+        "valid_curve": curve,
     }
 
 
@@ -64,8 +68,8 @@ def train_and_score(
     parameters on valid and test. Returns flat metrics (nats per voice-token)."""
     compiled = compile_steps(config)
     source = ChoraleWindows(sequences, config.train, windows)
-    outcome, best = train_in_memory(compiled, source, config.train, log)
-    results = scored(outcome, best)
+    outcome, best, records = train_in_memory(compiled, source, config.train, log)
+    results = scored(outcome, best, records)
     for split in ("valid", "test"):
         metrics = evaluate(compiled, best.params, source.eval_batches(split))
         results[f"{split}_nll"] = metrics["nll"]

@@ -46,11 +46,20 @@ PUBLISHED_FRAME = [
     ("published_test_frame_nll_lstm", "LSTM", "test", 8.45, "Bai2018"),
     ("published_test_frame_nll_tcn", "TCN", "test", 8.10, "Bai2018"),
 ]
-MODEL_LABELS = {
-    "transformer": "Transformer, relative positions (RoPE)",
-    "transformer_absolute": "Transformer, absolute positions (learned)",
+MODEL_LABELS = {  # the sequence-model parts of run.py, by part name
+    "relative": "Transformer, relative attention (Music Transformer)",
+    "rope": "Transformer, rotary positions (RoPE)",
+    "learned": "Transformer, absolute positions (learned)",
     "lstm": "LSTM",
 }
+
+
+def _ran(r: dict, name: str) -> bool:
+    return f"valid_nll_{name}" in r
+
+
+def _not_run(part: str) -> str:
+    return f"not run yet: `python -m benchmarks.chorales_nll --only {part}`"
 
 
 def published() -> dict[str, float]:
@@ -73,6 +82,8 @@ def _published_rows(rows: list[tuple]) -> list[list]:
 def note_table(r: dict) -> str:
     rows = [
         [label, r[f"valid_nll_{key}"], r[f"test_nll_{key}"], "ours"]
+        if _ran(r, key)
+        else [label, "", "", _not_run(key)]
         for key, label in MODEL_LABELS.items()
     ]
     for key, label, before in (
@@ -87,6 +98,8 @@ def note_table(r: dict) -> str:
                 r[f"test_nll_{key}"],
                 f"ours (measured before on test: {before})",
             ]
+            if _ran(r, key)
+            else [label, "", "", _not_run("ngram")]
         )
     return markdown_table(
         ["model", "valid", "test", "source"], rows + _published_rows(PUBLISHED_NOTE)
@@ -109,6 +122,8 @@ def frame_table(r: dict) -> str:
 
 def _config_line(config) -> str:
     skip = {"vocab_size", "dtype", "decode", "rope_base"}
+    if getattr(config, "position", "relative") != "relative":
+        skip.add("max_relative_distance")
     return ", ".join(f"{k}={v}" for k, v in vars(config).items() if k not in skip)
 
 
@@ -116,6 +131,8 @@ def training_table(r: dict, settings, runs: dict) -> str:
     """One row per trained model; `runs` maps result names to (RunConfig, EvalWindows)."""
     rows = []
     for name, (config, _) in runs.items():
+        if not _ran(r, name):
+            continue
         train = config.train
         rows.append(
             [
@@ -128,16 +145,17 @@ def training_table(r: dict, settings, runs: dict) -> str:
             ]
         )
     fm, ft = settings.frame_model, settings.frame_train
-    rows.append(
-        [
-            "frame LSTM",
-            f"{r['frame_lstm_params']:,}",
-            _config_line(fm),
-            f"{ft.batch_size} whole chorales, lr {ft.learning_rate}",
-            f"{r['frame_lstm_steps']} ({r['frame_lstm_best_step']})",
-            f"{r['frame_lstm_train_s']:.0f}",
-        ]
-    )
+    if "frame_lstm_params" in r:
+        rows.append(
+            [
+                "frame LSTM",
+                f"{r['frame_lstm_params']:,}",
+                _config_line(fm),
+                f"{ft.batch_size} whole chorales, lr {ft.learning_rate}",
+                f"{r['frame_lstm_steps']} ({r['frame_lstm_best_step']})",
+                f"{r['frame_lstm_train_s']:.0f}",
+            ]
+        )
     return markdown_table(["model", "params", "config", "batch", "steps (best)", "train s"], rows)
 
 
@@ -150,10 +168,11 @@ def markdown(r: dict, settings, runs: dict) -> str:
     sections = [
         _header(r),
         _note_section(r, settings),
-        _frame_section(r),
-        _remi_section(r),
+        _frame_section(r) if "valid_frame_nll_lstm" in r else _not_run("frames"),
+        _remi_section(r) if "remi_valid_nll_transformer" in r else _not_run("remi"),
         _protocol_section(settings),
         _training_section(r, settings, runs),
+        _parts_section(r),
         references(),
     ]
     return "\n\n".join(sections)
@@ -165,48 +184,76 @@ def _header(r: dict) -> str:
         if r["quick"]
         else ""
     )
+    scored = next((name for name in MODEL_LABELS if _ran(r, name)), None)
+    tokens = (
+        f" Scored: {r[f'valid_tokens_{scored}']:,} valid and {r[f'test_tokens_{scored}']:,} "
+        "test voice tokens, every voice token exactly once, for every model."
+        if scored
+        else ""
+    )
     return f"""# JSB Chorales: note-wise and frame-level NLL
 {quick}
-Command: `{r["command"]}` (run from the repository root; {r["wall_s"] / 60:.1f} min in all).
-Device: `{r["devices"]}` ({r["platform"]}, {r["cpu_count"]} CPUs); jax {r["jax_version"]},
-flax {r["flax_version"]}, optax {r["optax_version"]}; commit {r["git_commit"]}.
+Last command: `{r["command"]}` (run from the repository root; {r["wall_s"] / 60:.1f} min; each
+part's time and commit are under "Parts" below).
+Device: `{r["devices"]}` ({r["platform"]}, {r["cpu_count"]} CPUs);
+jax {r["jax_version"]}, flax {r["flax_version"]}, optax {r["optax_version"]}.
 
 Data: Boulanger-Lewandowski's split (229 / 76 / 77 chorales) in the Coconet 16th-note SATB
 format (`Jsb16thSeparated.npz`) and the quarter-note file, read from `../shared/data/jsb/` (or
-`$SYMBOLIC_JSB_DIR`). Scored: {r["valid_tokens_transformer"]:,} valid and
-{r["test_tokens_transformer"]:,} test voice tokens, every voice token exactly once, for every
-model."""
+`$SYMBOLIC_JSB_DIR`).{tokens}"""
+
+
+def _parts_section(r: dict) -> str:
+    minutes = r.get("part_wall_s", {})
+    rows = [
+        [
+            f"`--only {part}`",
+            f"{minutes[part] / 60:.1f}" if part in minutes else "not recorded (one earlier run)",
+            commit or "",
+        ]
+        for part, commit in r.get("part_commits", {}).items()
+    ]
+    return f"""## Parts
+
+Each part runs alone with `python -m benchmarks.chorales_nll --only PART` and merges its keys
+into results.json; the summary keys (`valid_nll_transformer`: the best Transformer whatever its
+position scheme; `valid_nll_best`, `test_nll_best`, `best_model`: the best sequence model on
+valid) are recomputed over the parts present.
+
+{markdown_table(["part", "minutes", "commit"], rows)}"""
 
 
 def _note_section(r: dict, settings) -> str:
     t = settings.transformer_train
     tokens = t.steps * t.batch_size * t.seq_len
-    gap = r["valid_nll_transformer"] - 0.335
-    rope_vs_abs = r["valid_nll_transformer_absolute"] - r["valid_nll_transformer"]
+    gap = ""
+    if "transformer_best" in r:
+        best = r["transformer_best"]
+        gap = f"""**Gap to the Music Transformer.** Our best Transformer ({MODEL_LABELS[best]}) is
+{r["valid_nll_transformer"] - 0.335:+.3f} nats per voice-token from 0.335 on valid. Reasons, in
+the order we think they matter: (1) compute: at most {t.steps} steps of {t.batch_size} x
+{t.seq_len} tokens (about {tokens / 1e6:.1f}M tokens, {tokens / (4 * 55228):.1f} times the
+221k voice tokens of the training chorales, before augmentation) on 2 shared CPU cores;
+{_still(r, best, t)}; (2) size: {r[f"{best}_params"]:,} parameters; (3) context: {t.seq_len}
+tokens ({t.seq_len // 4} sixteenth steps) per window, where chorales run to 2,562 tokens.
+{_positions_compared(r)}
+
+"""
     return f"""## Note-wise NLL, nats per voice-token
 
 {note_table(r)}
 
-The best n-gram on valid is `{r["ngram_best"]}` (`valid_nll_ngram` / `test_nll_ngram`); a
-neural model that does not beat it is not working. {_beats(r)}
+{_ngram_line(r)}
 
-**Gap to the Music Transformer.** Our RoPE Transformer is {gap:+.3f} nats per voice-token from
-0.335 on valid. Reasons, in the order we think they matter: (1) compute: at most {t.steps} steps
-of {t.batch_size} x {t.seq_len} tokens (about {tokens / 1e6:.1f}M tokens,
-{tokens / (4 * 55228):.1f} times the 221k voice tokens of the training chorales, before
-augmentation) on 2 shared CPU cores; {_still(r, t)};
-(2) size: {r["transformer_params"]:,} parameters; (3) context: {t.seq_len} tokens
-({t.seq_len // 4} sixteenth steps) per window, where chorales run to 2,562 tokens; (4) relative
-position information: RoPE rather than learned relative embeddings (below). The paper's
-absolute-position baseline reached 0.417 (0.082 behind its relative model); our
-absolute-position model is {rope_vs_abs:+.3f} behind our RoPE model on valid.
+{_curves_line(r)}
 
-**RoPE is our form of relative position information, not Huang et al.'s.** The Music
-Transformer learns an embedding for each relative distance (up to a maximum), multiplies it
-with the queries and adds the result to the attention logits, computed memory-efficiently with
-its skewing trick. We rotate queries and keys by their absolute position (RoPE), so that their
-dot product depends only on the offset. Both let attention find "the same voice one step back"
-(offset 4) wherever it is; the parameterisations, and so the numbers, differ.
+{gap}**Three position schemes on one budget.** `relative` is Huang et al.'s relative attention:
+each layer learns an embedding per head and distance (up to `max_relative_distance`, here the
+whole window), multiplies it with the queries and adds the result to the attention logits,
+computed with the skewing trick (no [T, T, D] tensor). `rope` rotates queries and keys by their
+absolute position, so that their dot product depends only on the offset. `learned` adds an
+absolute position embedding to the input. All three have the same width, depth, schedule and
+windows (the relative tables add parameters).
 
 **TonicNet's 0.220 is a different unit.** Its sequence puts a chord token before the voices at
 each step, and its inputs carry extra features (how long a note has been repeated). The chord
@@ -322,13 +369,29 @@ def _augmentation(settings) -> str:
     )
 
 
-def _still(r: dict, t) -> str:
-    if r["transformer_best_step"] == r["transformer_steps"] == t.steps:
+def _still(r: dict, name: str, t) -> str:
+    if r[f"{name}_best_step"] == r[f"{name}_steps"] == t.steps:
         return (
             "its best validation NLL came at the last evaluation, so it was still improving "
             "when the schedule ended: a budget-limited figure, not a converged one"
         )
-    return f"its validation NLL stopped improving at step {r['transformer_best_step']}"
+    return f"its validation NLL stopped improving at step {r[f'{name}_best_step']}"
+
+
+def _positions_compared(r: dict) -> str:
+    """The Transformers' valid NLL against the best one's, for the parts present."""
+    best = r["transformer_best"]
+    others = [
+        f"{MODEL_LABELS[name]} {r[f'valid_nll_{name}'] - r['valid_nll_transformer']:+.3f}"
+        for name in ("relative", "rope", "learned")
+        if name != best and _ran(r, name)
+    ]
+    if not others:
+        return ""
+    return (
+        "On valid, against it: " + "; ".join(others) + ". The paper's absolute-position baseline "
+        "reached 0.417, 0.082 behind its relative model."
+    )
 
 
 def _patience(t) -> str:
@@ -337,19 +400,32 @@ def _patience(t) -> str:
     return f"early stopping after {t.patience} evaluations without improvement"
 
 
+def _curves_line(r: dict) -> str:
+    if not any(key.startswith("valid_curve_") for key in r):
+        return "Learning curves: none stored yet (each part stores its own when it runs)."
+    return "![learning curves: validation NLL over steps](learning_curves.png)"
+
+
+def _ngram_line(r: dict) -> str:
+    if "ngram_best" not in r:
+        return _not_run("ngram")
+    return (
+        f"The best n-gram on valid is `{r['ngram_best']}` (`valid_nll_ngram` / "
+        f"`test_nll_ngram`); a neural model that does not beat it is not working. {_beats(r)}"
+    )
+
+
 def _beats(r: dict) -> str:
-    names = {
-        "transformer": "RoPE Transformer",
-        "transformer_absolute": "absolute Transformer",
-        "lstm": "LSTM",
-    }
+    names = [name for name in MODEL_LABELS if _ran(r, name)]
+    if not names or "valid_nll_ngram" not in r:
+        return ""
     losers = [
-        label for key, label in names.items() if r[f"valid_nll_{key}"] >= r["valid_nll_ngram"]
+        MODEL_LABELS[name] for name in names if r[f"valid_nll_{name}"] >= r["valid_nll_ngram"]
     ]
     if losers:
         return f"**Not beaten by: {', '.join(losers)}.**"
-    on_test = all(r[f"test_nll_{key}"] < r["test_nll_ngram"] for key in names)
-    return f"All three neural models beat it on valid{' and test' if on_test else ''}."
+    on_test = all(r[f"test_nll_{name}"] < r["test_nll_ngram"] for name in names)
+    return f"Every neural model run beats it on valid{' and test' if on_test else ''}."
 
 
 def _ngram_text() -> str:

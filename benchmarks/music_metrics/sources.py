@@ -13,7 +13,13 @@
 * random: uniform random notes, one piece per real piece (cycling): as many notes as it has and
   its length and time signatures; each note's pitch uniform over the real set's pitch range,
   onset uniform on the 16th-note grid, duration uniform from one 16th to a half note, cut at
-  the piece's end.
+  the piece's end;
+* vae_prior: melodies `symbolic vae sample` draws (z ~ N(0, I), greedy decoding), against
+  real_soprano_2bar: held-out 2-bar soprano segments of the VAE's data, through the same
+  events -> Score conversion;
+* gan: phrases `symbolic gan sample` draws, against real_satb_4bar: held-out 4-bar SATB phrases
+  of the GAN's data, through the same piano roll -> Score conversion (the roll alone: repeated
+  notes merge in real phrases as in generated ones).
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from symbolic import tokenization
+from symbolic.data import phrases as ph
+from symbolic.data import segments as seg
 from symbolic.data.manifest import load_manifest, source_root
 from symbolic.data.meta import load_meta
+from symbolic.data.phrase_sets import grid_of, load_phrases
 from symbolic.data.prepare import default_cache_dir, load_work
 from symbolic.generation import grammar, sampling
 from symbolic.generation.processors import GrammarArrays, Masks
@@ -40,11 +49,13 @@ NGRAM_ALPHA = 0.01
 RANDOM_MAX_SIXTEENTHS = 8  # random note durations: 1..8 sixteenths (a 16th to a half note)
 
 
-def real_pieces(manifest: Path, limit: int | None = None) -> list[Notes]:
-    """The manifest's valid and test works (the first `limit`), in manifest order."""
+def real_pieces(
+    manifest: Path, limit: int | None = None, splits: tuple[str, ...] = HELD_OUT_SPLITS
+) -> list[Notes]:
+    """The manifest's works of `splits` (the first `limit`), in manifest order."""
     loaded = load_manifest(manifest)
     root = source_root(loaded)
-    works = [w for w in loaded.works if w.split in HELD_OUT_SPLITS][:limit]
+    works = [w for w in loaded.works if w.split in splits][:limit]
     return [notes_from_score(load_work(w, root, default_cache_dir())) for w in works]
 
 
@@ -55,12 +66,21 @@ def held_out_median_tokens(data_dir: Path) -> int:
 
 
 def run_pieces(
-    run_dir: Path, *, num: int, max_tokens: int, seed: int, top_p: float = 1.0
+    run_dir: Path,
+    *,
+    num: int,
+    max_tokens: int,
+    seed: int,
+    top_p: float = 1.0,
+    temperature: float = 1.0,
 ) -> list[Notes]:
-    """`num` pieces sampled from RUN_DIR's best checkpoint from BOS (temperature 1, no top-k;
-    top-p 1, i.e. off, is `symbolic generate`'s default), up to `max_tokens` new tokens each."""
+    """`num` pieces sampled from RUN_DIR's best checkpoint from BOS (no top-k; temperature 1 and
+    top-p 1, i.e. off, are `symbolic generate`'s defaults), up to `max_tokens` new tokens each."""
     run = load_lm_run(run_dir)  # sampled under the run's view: chord tokens, forbidden ids
-    drawn = run.draw(Sampling(num=num, max_tokens=max_tokens, top_p=top_p, seed=seed))
+    settings = Sampling(
+        num=num, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed
+    )
+    drawn = run.draw(settings)
     print(f"  {run_dir}: {drawn.stats.summary()}")
     return _decode(run.tokenizer, drawn.tokens, drawn.lengths)
 
@@ -157,3 +177,43 @@ def random_note_pieces(real: list[Notes], *, num: int, seed: int) -> list[Notes]
     low = min(int(p.pitch.min()) for p in real if p.pitch.size)
     high = max(int(p.pitch.max()) for p in real if p.pitch.size)
     return [random_notes(real[i % len(real)], low, high, rng) for i in range(num)]
+
+
+def _subset(count: int, limit: int, seed: int) -> np.ndarray:
+    """Sorted seeded choice of min(limit, count) of range(count)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(count, size=min(limit, count), replace=False))
+
+
+def real_segment_pieces(segments_dir: Path, *, limit: int, seed: int) -> list[Notes]:
+    """`limit` held-out melody segments (seeded) of a `symbolic vae prepare` folder, as pieces."""
+    rows = np.concatenate([seg.load_segments(segments_dir, s)["segments"] for s in HELD_OUT_SPLITS])
+    return [notes_from_score(seg.events_to_score(r)) for r in rows[_subset(len(rows), limit, seed)]]
+
+
+def vae_prior_pieces(run_dir: Path, *, num: int, seed: int) -> list[Notes]:
+    """`num` melodies from the VAE's prior, as `symbolic vae sample` draws them (greedy)."""
+    from symbolic.vae.run import load_vae
+
+    return [notes_from_score(score) for score in load_vae(run_dir).sample(num, seed=seed)]
+
+
+def real_phrase_pieces(phrases_dir: Path, *, limit: int, seed: int) -> list[Notes]:
+    """`limit` held-out phrases (seeded, untransposed) of a `symbolic gan prepare` folder, as
+    pieces, converted from the roll alone as GAN samples are."""
+    meta = load_meta(phrases_dir)
+    rolls = np.concatenate(
+        [load_phrases(phrases_dir, s, untransposed=True)["pianoroll"] for s in HELD_OUT_SPLITS]
+    )
+    grid = grid_of(meta)
+    return [
+        notes_from_score(ph.phrase_score(roll, grid, meta.tracks, meta.programs))
+        for roll in rolls[_subset(len(rolls), limit, seed)]
+    ]
+
+
+def gan_pieces(run_dir: Path, *, num: int, seed: int) -> list[Notes]:
+    """`num` phrases from scratch, as `symbolic gan sample` draws them (threshold 0.5)."""
+    from symbolic.gan.run import load_gan
+
+    return [notes_from_score(score) for score in load_gan(run_dir).sample(num, seed=seed)]

@@ -4,11 +4,14 @@ On CPU each device count runs in its own process with
 `XLA_FLAGS=--xla_force_host_platform_device_count=N` (set before jax starts), splitting the same
 global batch over N host devices that share the machine's cores; this measures the data-parallel
 machinery's overhead, not extra compute. On GPU/TPU the first N real devices are used instead.
+Last, `multiprocess.py`'s row: 2 and 4 `symbolic train` processes joined by `jax.distributed`
+against one process with the same devices.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from benchmarks.common import (
@@ -19,11 +22,12 @@ from benchmarks.common import (
     markdown_table,
     write_results,
 )
+from benchmarks.scaling import memory, multiprocess
 from benchmarks.train_throughput.ours import default_dtype, ensure_data
 from benchmarks.train_throughput.worker import spawn
+from symbolic.training.host_devices import FORCE_FLAG
 
 OUT_DIR = Path(__file__).resolve().parent
-FORCE_FLAG = "--xla_force_host_platform_device_count"
 
 
 def parse_args() -> argparse.Namespace:
@@ -131,7 +135,10 @@ def main() -> None:
                 results[f"tokens_per_s_{suffix}"] = r["tokens_per_s"]
                 results[f"compile_s_{suffix}"] = r["compile_s"]
     results["load_after"] = load_average()
+    with tempfile.TemporaryDirectory() as work:  # 2 and 4 `symbolic train` processes
+        results.update(multiprocess.measure(data, Path(work)))
     command = command_line("benchmarks.scaling")
+    results["multiprocess_command"] = command
     results["command"] = command
     args.out.mkdir(parents=True, exist_ok=True)
     plot(
@@ -149,5 +156,10 @@ def main() -> None:
         "step time vs length",
     )
     markdown = render_markdown(results, counts, lengths, command)
+    markdown += "\n" + multiprocess.render_markdown(results)
+    # `python -m benchmarks.scaling.memory` (tens of minutes) runs on its own: keep its figures
+    memory_keys, memory_section = memory.kept(args.out)
+    results.update(memory_keys)
+    markdown += "\n" + memory_section
     write_results(args.out, results, markdown)
     print(markdown)

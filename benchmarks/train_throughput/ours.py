@@ -34,9 +34,11 @@ def default_dtype() -> str:
     return "float32" if jax.default_backend() == "cpu" else "bfloat16"
 
 
-def bench_config(model: str, data_dir: Path, dtype: str, overrides: list[str] = ()):
-    """The `demo` preset for `model`, sized to the data's vocabulary, with dropout as trained."""
-    cfg = config_lib.resolve(model, "demo", [f"model.dtype={dtype}", *overrides])
+def bench_config(
+    model: str, data_dir: Path, dtype: str, overrides: list[str] = (), preset: str = "demo"
+):
+    """The `preset` (demo, base) for `model`, sized to the data's vocabulary, dropout as trained."""
+    cfg = config_lib.resolve(model, preset, [f"model.dtype={dtype}", *overrides])
     return with_vocab_size(cfg, load_meta(data_dir))
 
 
@@ -65,16 +67,18 @@ def time_training(cfg, data_dir: Path, steps: int, warmup: int = 2, devices=None
     for step in range(warmup + steps):
         if step == warmup:
             jax.block_until_ready(metrics)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         previous = metrics
         state, metrics = train(state, batch(step))
         jax.block_until_ready(previous)
     jax.block_until_ready((state, metrics))
     elapsed = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
     tokens = steps * tcfg.batch_size * tcfg.seq_len
     return {
         "tokens_per_s": tokens / elapsed,
         "step_ms": 1000.0 * elapsed / steps,
+        "cpu_ms_per_step": 1000.0 * cpu_s / steps,
         "compile_s": compile_s,
         "xla_flops_per_step": xla_flops,
         "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),

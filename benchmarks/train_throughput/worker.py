@@ -11,6 +11,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from benchmarks.common import REPO_ROOT
@@ -29,24 +30,33 @@ def run(kind: str, args: dict) -> dict:
             **peak_gflops(args.get("n", 2048)),
             "largest_matmul_gflops": shaped_matmul_gflops(*args["largest_matmul"]),
         }
+    from symbolic.training import host_devices
+
+    if kind == "ours":
+        # the trainer's default, before JAX starts: one forced host device per core on CPU
+        # (SYMBOLIC_HOST_DEVICES=1 in the benchmark's environment measures one device)
+        host_devices.configure()
     from benchmarks.train_throughput.ours import bench_config, time_training
 
     data_dir = Path(args["data"])
-    cfg = bench_config(args["model"], data_dir, args["dtype"], args.get("overrides", []))
+    overrides, preset = args.get("overrides", []), args.get("preset", "demo")
+    cfg = bench_config(args["model"], data_dir, args["dtype"], overrides, preset)
+    warmup = args.get("warmup", 2)
     if kind == "ours":
         devices = None
         if args.get("num_devices"):
             import jax
 
             devices = jax.devices()[: args["num_devices"]]
-        return time_training(cfg, data_dir, args["steps"], devices=devices)
+        return time_training(cfg, data_dir, args["steps"], warmup=warmup, devices=devices)
     from benchmarks.train_throughput.ours import model_shape
     from benchmarks.train_throughput.peers import time_torch_training
     from symbolic.data.batches import load_split
 
     split = load_split(data_dir, "train")
     shape, threads = model_shape(cfg), args.get("peer_threads", 0)
-    return time_torch_training(args["model"], shape, split, args["steps"], threads=threads)
+    peer = args.get("peer", args["model"])  # see peers.PEER_MODELS
+    return time_torch_training(peer, shape, split, args["steps"], warmup=warmup, threads=threads)
 
 
 def spawn(kind: str, args: dict, env: dict[str, str] | None = None, timeout: float = 900) -> dict:
@@ -68,7 +78,10 @@ def spawn(kind: str, args: dict, env: dict[str, str] | None = None, timeout: flo
 
 def main() -> None:
     kind, args = sys.argv[1], json.loads(sys.argv[2])
-    result = run(kind, args)
+    with tempfile.TemporaryDirectory(prefix="inductor_") as cache:
+        # a cold torch.compile cache, so the compiled peer's compile time is a first run's
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", cache)
+        result = run(kind, args)
     result["peak_rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(result), flush=True)
 

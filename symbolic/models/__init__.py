@@ -38,6 +38,9 @@ class ModelSpec:
     # (config, seq_len) -> jax.ShapeDtypeStruct of one model input for init; None: [1, seq_len]
     # int32 tokens (the transcriber reads [1, T, F] float32 features instead)
     example_input: Callable | None = None
+    # The module takes a `remat` attribute (gradient checkpointing, `train.remat`): the same
+    # parameters and math, activations recomputed in the backward pass instead of stored.
+    remat: bool = False
 
 
 SPECS: tuple[ModelSpec, ...] = (
@@ -48,6 +51,7 @@ SPECS: tuple[ModelSpec, ...] = (
         transformer,
         "lm",
         incremental=True,
+        remat=True,
     ),
     ModelSpec("lstm", lstm.LSTMConfig, lstm.LSTMLM, lstm, "lm", incremental=True),
     ModelSpec("vae", vae.VAEConfig, vae.MusicVAE, vae, "elbo", incremental=False),
@@ -88,9 +92,22 @@ def decoder(name: str) -> ModuleType:
     return found.module
 
 
-def build(name: str, config) -> nn.Module:
-    """The Flax module for model `name` configured by `config` (an instance of its config_class)."""
-    return spec(name).module_class(config)
+def build(name: str, config, *, remat: bool = False) -> nn.Module:
+    """The Flax module for model `name` configured by `config` (an instance of its config_class).
+
+    `remat` checkpoints each block (`train.remat`: less memory, one more forward pass in the
+    backward pass); only families whose spec says `remat` support it, the others raise."""
+    if not remat:
+        return spec(name).module_class(config)
+    check_remat(name)
+    return spec(name).module_class(config, remat=True)
+
+
+def check_remat(name: str) -> None:
+    """A one-line error unless model `name` supports gradient checkpointing (`train.remat`)."""
+    if not spec(name).remat:
+        supported = sorted(s.name for s in SPECS if s.remat)
+        raise ValueError(f"train.remat: model {name!r} does not support it; only {supported} do")
 
 
 def objective(name: str) -> str:

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from symbolic.models import checks
-from symbolic.models.lstm import Carry, LSTMLayer
+from symbolic.models.lstm import Carry, LSTMLayer, bidirectional
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,7 @@ class MusicVAE(nn.Module):
         """tokens [B, T] int32 -> (mu, logvar) [B, Z] float32."""
         x = self.embed(tokens)
         zeros = jnp.zeros((tokens.shape[0], self.config.encoder_hidden), jnp.float32)
-        _, (h_fw, _) = self.encoder_fw(x, (zeros, zeros))
-        _, (h_bw, _) = self.encoder_bw(x[:, ::-1], (zeros, zeros))
+        (h_fw, _), (h_bw, _) = bidirectional(self.encoder_fw, self.encoder_bw, x, (zeros, zeros))
         mu, logvar = jnp.split(self.to_latent(jnp.concatenate([h_fw, h_bw], -1)), 2, axis=-1)
         return mu, logvar
 

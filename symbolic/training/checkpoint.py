@@ -6,6 +6,10 @@ validation NLL, for generation (a run without validation data has none, and gene
 latest instead). Orbax writes each step to a temporary directory and renames it, so a
 run killed mid-save keeps its previous checkpoint; latest keeps two steps, so one damaged on
 disk later is set aside (checkpoints/corrupt/) and the run resumes from the one before.
+
+In a multi-host run every process saves and restores (Orbax writes each process's shards, and
+process 0 the metadata and the progress record, in step through its barriers), so the run
+directory must be one folder that every host sees; only process 0 sets a damaged step aside.
 """
 
 from __future__ import annotations
@@ -104,7 +108,9 @@ def restore_newest(
             damaged.append(step)
             continue
         if failures:
-            if set_aside:  # only once a step reads: with none, the run dir stays as it was
+            # only once a step reads (with none, the run dir stays as it was), and by process 0
+            # alone in a multi-host run: the others skip the same damaged steps
+            if set_aside and jax.process_index() == 0:
                 for bad in damaged:
                     _set_aside(directory, bad)
                 manager.reload()  # the manager still lists the steps moved away

@@ -10,12 +10,19 @@ import optax
 
 def token_nll_sums(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
     """logits [B, T, V] float32, targets [B, T] int32, mask [B, T] float32 ->
-    {"nll_sum", "correct_sum", "token_count"} scalars (nats)."""
-    nll = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), targets)
-    correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+    {"nll_sum", "correct_sum", "token_count"} scalars (nats).
+
+    One pass over the logits: NLL = logsumexp - the target's logit, both taken from the logits
+    shifted by their maximum, and the target is the argmax exactly when its shifted logit is 0,
+    so accuracy needs no separate argmax (a tie for the maximum counts as right). No [B, T, V]
+    one-hot is built; the gradient scatters into the target positions."""
+    shifted = logits.astype(jnp.float32)
+    shifted = shifted - jax.lax.stop_gradient(jnp.max(shifted, axis=-1, keepdims=True))
+    target = jnp.take_along_axis(shifted, targets[..., None], axis=-1)[..., 0]
+    nll = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1)) - target
     return {
         "nll_sum": jnp.sum(nll * mask),
-        "correct_sum": jnp.sum(correct * mask),
+        "correct_sum": jnp.sum((target >= 0.0) * mask),
         "token_count": jnp.sum(mask),
     }
 

@@ -42,7 +42,7 @@ from symbolic.data.meta import (
     write_meta,
 )
 from symbolic.paths import folder_lock, output_folder, write_text_atomic
-from symbolic.training import gan_steps, parallel
+from symbolic.training import gan_steps, host_devices, parallel
 from symbolic.training.checkpoint import CONFIG_FILE, META_FILE, TOKENIZER_FILE, Checkpoints
 from symbolic.training.config import RunConfig, TrainConfig
 from symbolic.training.event_files import EVENTS_DIR, TensorBoardLog
@@ -82,10 +82,13 @@ def with_vocab_size(config: RunConfig, meta: Meta) -> RunConfig:
 
 def prepare_run_dir(config: RunConfig, data_dir: Path, run_dir: Path) -> RunConfig:
     """Fill the vocabulary size from the data, check a resumed run matches, and copy the config,
-    meta.json and tokenizer into RUN_DIR so that the run is self-contained."""
+    meta.json and tokenizer into RUN_DIR so that the run is self-contained. In a multi-host run
+    process 0 alone checks and writes them (the others would race it on the same files)."""
     meta = load_meta(data_dir)
     check_data_kind(config, meta, data_dir)
     config = with_vocab_size(config, meta)
+    if jax.process_index() != 0:
+        return config
     output_folder(run_dir, create=True)
     if (run_dir / CONFIG_FILE).is_file():
         previous = RunConfig.load(run_dir / CONFIG_FILE)
@@ -116,23 +119,36 @@ class Compiled:
     evaluate: Callable
     init: Callable
     mesh: jax.sharding.Mesh
+    devices_chosen: str = "given by the caller"  # how the mesh's devices were chosen, for the log
 
 
 def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
     """Jit init/train/eval of `config`'s registered model and objective over a data-parallel
-    mesh of `devices` (default: all); the model is initialised on [1, seq_len] int32 tokens,
-    or on what its spec's `example_input` says (the transcriber's [1, seq_len, F] features)."""
+    mesh of `devices` (default: `host_devices.mesh_devices`); the model is initialised on
+    [1, seq_len] int32 tokens, or on what its spec's `example_input` says (the transcriber's
+    [1, seq_len, F] features)."""
+    if config.train.remat:
+        models.check_remat(config.model_name)
+    devices, chosen = _mesh_devices(config.train.batch_size, devices)
     if models.objective(config.model_name) == gan_steps.OBJECTIVE:  # two networks, one step
         init, train, mesh = gan_steps.compile_gan(config, devices)
-        return Compiled(train=train, evaluate=gan_steps.no_evaluation, init=init, mesh=mesh)
-    model = models.build(config.model_name, config.model)
+        return Compiled(train, gan_steps.no_evaluation, init, mesh, devices_chosen=chosen)
+    model = models.build(config.model_name, config.model, remat=config.train.remat)
     objective = OBJECTIVES[models.objective(config.model_name)]
     example_input = models.spec(config.model_name).example_input
     if example_input is not None:
         example = example_input(config.model, config.train.seq_len)
     else:
         example = jax.ShapeDtypeStruct((1, config.train.seq_len), jnp.int32)
-    return compile_model(model, objective, config.train, example, devices)
+    compiled = compile_model(model, objective, config.train, example, devices)
+    return dataclasses.replace(compiled, devices_chosen=chosen)
+
+
+def _mesh_devices(batch_size: int, devices: list | None) -> tuple[list, str]:
+    """`devices` if the caller gave them, else the engine's choice for `batch_size`."""
+    if devices is not None:
+        return devices, Compiled.devices_chosen
+    return host_devices.mesh_devices(batch_size)
 
 
 def compile_model(
@@ -144,6 +160,7 @@ def compile_model(
 ) -> Compiled:
     """Jit init/train/eval of any Flax `model` under `objective` (one of `OBJECTIVES`) with the
     library's optimizer; `example` is the shape and dtype of one model input, for init."""
+    devices, chosen = _mesh_devices(tcfg.batch_size, devices)
     mesh = parallel.make_mesh(devices)
     parallel.check_batch_size(tcfg.batch_size, mesh)
     tx = make_optimizer(tcfg)
@@ -160,7 +177,7 @@ def compile_model(
         in_shardings=(rep, data),
         out_shardings=rep,
     )
-    return Compiled(train=train, evaluate=evaluate, init=init, mesh=mesh)
+    return Compiled(train=train, evaluate=evaluate, init=init, mesh=mesh, devices_chosen=chosen)
 
 
 def evaluate(compiled: Compiled, params, batches: Iterable[Batch]) -> dict:
@@ -379,8 +396,10 @@ def train(config: RunConfig, data_dir: Path, run_dir: Path, *, progress: bool = 
 
     RUN_DIR is locked for the run (`folder_lock`): a second `train` on it is refused, not left
     to interleave the metrics and overwrite the checkpoints. Only process 0 of a multi-host run
-    takes the lock: the others write the same directory with it.
+    takes the lock and writes the run's files; the others write only their checkpoint shards
+    (Orbax) into the same directory.
     """
+    host_devices.configure()  # before jax.process_index() below starts the backend
     data_dir, run_dir = Path(data_dir), Path(run_dir)
     output_folder(run_dir)  # a file there is an error before a lock file is made beside it
     lock = folder_lock(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
@@ -393,7 +412,8 @@ def _train_locked(config: RunConfig, data_dir: Path, run_dir: Path, progress: bo
     data = load_data(data_dir, config, load_meta(data_dir))
     compiled = compile_steps(config)
     checkpoints = Checkpoints(run_dir)
-    log = MetricsLog.of_run(run_dir, tensorboard=jax.process_index() == 0)
+    primary = jax.process_index() == 0  # the one writer of the run's log and summary
+    log = MetricsLog.of_run(run_dir, tensorboard=True) if primary else MetricsLog(None)
     try:
         loop = TrainLoop(
             config.train,
@@ -408,12 +428,15 @@ def _train_locked(config: RunConfig, data_dir: Path, run_dir: Path, progress: bo
     finally:
         checkpoints.close()
         log.close()
-    summary = run_summary(config, outcome, data.baseline_nll())
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    summary = run_summary(config, outcome, data.baseline_nll(), compiled)
+    if primary:
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def run_summary(config: RunConfig, outcome: Outcome, unigram_valid_nll: float | None) -> dict:
+def run_summary(
+    config: RunConfig, outcome: Outcome, unigram_valid_nll: float | None, compiled: Compiled
+) -> dict:
     """summary.json of a run directory."""
     state = outcome.state
     return {
@@ -427,8 +450,18 @@ def run_summary(config: RunConfig, outcome: Outcome, unigram_valid_nll: float | 
         "tokens_per_s": outcome.tokens_per_s,
         "compile_s": outcome.compile_s,
         "wall_s": outcome.wall_s,
-        "devices": [str(d) for d in jax.devices()],
+        **device_record(compiled),
         "num_params": num_params(state.params),
+    }
+
+
+def device_record(compiled: Compiled) -> dict:
+    """The devices a run's batch is split over and how they were chosen (summary, start log)."""
+    devices = compiled.mesh.devices.flat
+    return {
+        "devices": [str(d) for d in devices],
+        "device_count": compiled.mesh.size,
+        "devices_chosen": compiled.devices_chosen,
     }
 
 
@@ -536,12 +569,15 @@ class TrainLoop:
         restored = self.checkpoints.restore_latest(abstract)
         if restored is None:
             self.log.rewind(0)  # a run killed before its first checkpoint starts over
-            self.log.write({"event": "start", "step": 0, "time": time.time()})
+            self.log.write(
+                {"event": "start", "step": 0, "time": time.time(), **device_record(self.compiled)}
+            )
             return self.compiled.init()
         state, progress = restored
         self.stopping = EarlyStopping.from_progress(self.tcfg.patience, progress)
         self.log.rewind(int(state.step))  # the steps after it are trained and logged again
-        self.log.write({"event": "resume", "step": int(state.step), "time": time.time()})
+        resumed = {"event": "resume", "step": int(state.step), "time": time.time()}
+        self.log.write({**resumed, **device_record(self.compiled)})
         return state
 
     def _has_validation(self) -> bool:

@@ -1,0 +1,5 @@
+"""`python -m benchmarks.infill [--quick] [--variant NAME] [--eval-only]`."""
+
+from benchmarks.infill.run import main
+
+main()

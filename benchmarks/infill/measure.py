@@ -1,0 +1,168 @@
+"""What the infill benchmark measures on held-out chorales, given a FIM run.
+
+* `draw_spans`: one span of N whole bars per held-out piece, at a seeded bar, with at least one
+  bar before it and one after it (a middle with nothing to land on says nothing here).
+* `middle_nll`: the real middle teacher-forced through the run in the order generation uses
+  (`symbolic.generation.infill.model_prompt`): with the suffix, with an empty suffix (the same
+  SPM layout, ``[FIM_SUFFIX] [FIM_PREFIX] prefix middle``, and the same prefix tokens), and as a
+  plain continuation of the prefix without sentinels. Nats per middle token (FIM_END excluded).
+* `smooth_rates`: how often a middle's last notes lead into the suffix's first notes by a step
+  of at most a fifth in every voice, for the real middles and for middles the run samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from symbolic.data import fim, views
+from symbolic.data.batches import load_split
+from symbolic.generation import infill
+from symbolic.generation.settings import Controls, Sampling
+
+MAX_STEP = 7  # semitones: a fifth
+HELD_OUT = ("valid", "test")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A span of a held-out piece: its tokens cut around bars first..last (1-based)."""
+
+    piece: str  # "valid/3"
+    bars: tuple[int, int]
+    split: infill.BarSplit
+
+
+def held_out_pieces(data_dir) -> dict[str, list[int]]:
+    """{"valid/0": body, ...}: each held-out piece's ids without BOS and EOS."""
+    pieces = {}
+    for name in HELD_OUT:
+        split = load_split(data_dir, name)
+        for k, (a, b) in enumerate(zip(split.offsets[:-1], split.offsets[1:], strict=True)):
+            pieces[f"{name}/{k}"] = [int(i) for i in split.tokens[a + 1 : b - 1]]
+    return pieces
+
+
+def draw_spans(pieces: dict[str, list[int]], bar_id: int, bars: int, seed: int) -> list[Span]:
+    """One span of `bars` bars per piece long enough to keep a bar on each side; its first
+    bar drawn uniformly from a generator seeded by (seed, bars)."""
+    rng = np.random.default_rng([seed, bars])
+    spans = []
+    for name, body in pieces.items():
+        count = body.count(bar_id)
+        if count < bars + 2:
+            continue
+        first = int(rng.integers(2, count - bars + 1))  # bars 2 .. count - bars, 1-based
+        span = (first, first + bars - 1)
+        spans.append(Span(name, span, infill.split_bars(body, bar_id, span, name)))
+    return spans
+
+
+def _prompts(run, span: Span, ids: fim.FimTokens) -> dict[str, list[int]]:
+    """The three contexts of one middle, sharing the prefix tokens generation would keep."""
+    bos = run.meta.special_ids.bos
+    budget = infill.context_budget(run.config.train.seq_len, span.split)
+    spm = infill.model_prompt(span.split, ids, bos, budget)
+    prefix = spm[spm.index(ids.prefix) + 1 :]
+    return {
+        "with_suffix": spm,
+        "without_suffix": [ids.suffix, ids.prefix, *prefix],
+        "plain": prefix,
+    }
+
+
+def _forward(run):
+    import jax
+
+    from symbolic import models
+
+    model = models.build(run.config.model_name, run.config.model)
+    return jax.jit(lambda params, x: jax.nn.log_softmax(model.apply({"params": params}, x)))
+
+
+def middle_nll(run, spans: list[Span], ids: fim.FimTokens, batch: int = 16) -> dict[str, float]:
+    """Nats per real middle token for each context of `_prompts`, over all `spans`."""
+    log_probs = _forward(run)
+    pad = run.meta.special_ids.pad
+    totals = {}
+    for context in ("with_suffix", "without_suffix", "plain"):
+        rows = []
+        for span in spans:
+            prompt = _prompts(run, span, ids)[context]
+            rows.append((prompt, span.split.middle))
+        longest = max(len(p) + len(m) for p, m in rows)
+        nll, count = 0.0, 0
+        for at in range(0, len(rows), batch):
+            chunk = rows[at : at + batch]
+            x = np.full((batch, longest), pad, np.int32)
+            for r, (prompt, middle) in enumerate(chunk):
+                x[r, : len(prompt) + len(middle)] = [*prompt, *middle]
+            lp = np.asarray(log_probs(run.params, x))
+            for r, (prompt, middle) in enumerate(chunk):
+                at_pos = np.arange(len(prompt) - 1, len(prompt) + len(middle) - 1)
+                nll -= float(lp[r, at_pos, middle].sum())
+                count += len(middle)
+        totals[context] = nll / count
+    return totals
+
+
+def _edge_pitches(score, start: int, stop: int) -> dict[int, tuple[int, int]]:
+    """{program: (last pitch with onset in [start, stop), first pitch with onset >= stop)}
+    for each voice with notes on both sides (the lowest at a shared onset, for a chord)."""
+    edges = {}
+    for track in score.tracks:
+        n = track.notes.numpy()
+        inside = np.flatnonzero((n["time"] >= start) & (n["time"] < stop))
+        after = np.flatnonzero(n["time"] >= stop)
+        if not inside.size or not after.size:
+            continue
+        last = inside[n["time"][inside] == n["time"][inside].max()]
+        first = after[n["time"][after] == n["time"][after].min()]
+        edges[track.program] = (int(n["pitch"][last].min()), int(n["pitch"][first].min()))
+    return edges
+
+
+def leads_smoothly(run, split: infill.BarSplit, middle: list[int]) -> bool | None:
+    """Every voice steps by at most a fifth from the middle's last note into the suffix's first;
+    None when no voice sounds on both sides."""
+    score = views.decode(run.tokenizer, run.meta, [*split.prefix, *middle, *split.suffix])
+    vocab, tpq = dict(run.tokenizer.vocab), score.ticks_per_quarter
+    start = infill.bar_ticks(vocab, split.bars_before, tpq)
+    stop = start + infill.bar_ticks(vocab, split.signatures, tpq)
+    edges = _edge_pitches(score, start, stop)
+    if not edges:
+        return None
+    return all(abs(a - b) <= MAX_STEP for a, b in edges.values())
+
+
+def _rate(flags: list[bool | None]) -> float | None:
+    known = [f for f in flags if f is not None]
+    return float(np.mean(known)) if known else None
+
+
+def smooth_rates(
+    run, spans: list[Span], ids: fim.FimTokens, generate: int, samples: int, seed: int
+) -> dict[str, float | int | None]:
+    """The smooth-landing rate of the real middles of all `spans`, and of `samples` sampled
+    middles (temperature 1, top-p 0.95, as the demo samples) for each of the first `generate`
+    spans; also how many sampled middles completed their span."""
+    real = [leads_smoothly(run, s.split, s.split.middle) for s in spans]
+    generated, completed, compile_s = [], 0, 0.0
+    for k, span in enumerate(spans[:generate]):
+        settings = Sampling(
+            num=samples, max_tokens=2 * len(span.split.middle) + 64, top_p=0.95, seed=seed + k
+        )
+        middles, stats = infill.sample_middles(run, span.split, ids, Controls(), settings)
+        compile_s += stats.compile_s
+        for middle in middles:
+            if middle is not None:
+                completed += 1
+                generated.append(leads_smoothly(run, span.split, middle))
+    return {
+        "smooth_real": _rate(real),
+        "smooth_generated": _rate(generated),
+        "generated_middles": completed,
+        "generated_attempts": samples * min(generate, len(spans)),
+        "generated_compile_s": compile_s,
+    }
