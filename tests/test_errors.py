@@ -230,15 +230,3 @@ def test_a_damaged_midi_names_the_file(tmp_path):
     assert str(bad) in str(err.value)
     with pytest.raises(FileNotFoundError, match="no such MIDI file"):
         load_score(tmp_path / "missing.mid")
-
-
-def test_a_prompt_longer_than_learned_positions_names_it_and_the_window(tmp_path):
-    from symbolic.generation import generate
-    from tests.helpers import write_run_dir
-
-    run_dir = write_run_dir(tmp_path / "run", "transformer", position="learned")  # max_len 128
-    notes = [(i * 0.25, 0.25, 48 + i % 24, 80) for i in range(200)]
-    prompt = write_test_midi(tmp_path / "long.mid", [{"program": 0, "notes": notes}])
-    with pytest.raises(ValueError, match="fills the model's window of 128 learned") as err:
-        generate.generate(run_dir, tmp_path / "out", num=1, max_tokens=8, prompt_midi=prompt)
-    assert str(prompt) in str(err.value) and "<= -" not in str(err.value)

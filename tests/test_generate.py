@@ -184,6 +184,12 @@ def test_the_default_length_runs_until_eos_past_the_window(tmp_path):
     for row, length in zip(drawn.tokens, drawn.lengths, strict=True):
         assert length == 1 + DEFAULT_MAX_TOKENS or row[length - 1] == eos
     assert int(drawn.lengths.max()) > 128  # an untrained model rarely ends early
+    notes = [(i * 0.25, 0.25, 48 + i % 24, 80) for i in range(200)]
+    prompt = write_test_midi(tmp_path / "long.mid", [{"program": 0, "notes": notes}])
+    long = run.draw(Sampling(num=1, max_tokens=16, seed=0), primer=prompt)
+    prompt_ids, _ = engine.prompt_ids(run, engine.run_grammar(run), prompt)
+    assert len(prompt_ids) > 128  # longer than the table: prefilled through refills, kept whole
+    np.testing.assert_array_equal(long.tokens[0, : len(prompt_ids)], prompt_ids)
 
 
 def test_a_rope_run_writes_past_its_window_and_keeps_a_long_prompt_whole(transformer_dir, tmp_path):

@@ -30,7 +30,11 @@ def _one_line_error(error_type, match: str, build) -> None:
 @pytest.mark.parametrize(
     ("model_name", "override", "match"),
     [
-        ("transformer", "model.position=bogus", r"position must be one of \['rope', 'learned'\]"),
+        (
+            "transformer",
+            "model.position=bogus",
+            r"position must be one of \['rope', 'learned', 'relative'\]",
+        ),
         ("transformer", "model.dtype=float7", "dtype must be one of"),
         ("transformer", "model.num_heads=3", r"num_heads \(3\) must divide d_model \(32\)"),
         ("transformer", "model.d_model=-32", "d_model must be >= 1"),

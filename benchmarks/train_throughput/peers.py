@@ -83,6 +83,16 @@ def compiled_gpt_model(shape: dict, n_positions: int):
             self.drop = nn.Dropout(dropout)
             self.blocks = nn.ModuleList(Block() for _ in range(shape["num_layers"]))
             self.ln_final = nn.LayerNorm(d_model)
+            self.apply(self._init_weights)
+
+        @staticmethod
+        def _init_weights(module):
+            """nanoGPT's (and ours): weights N(0, 0.02), biases 0; torch's default N(0, 1)
+            embeddings make the tied logits start at a loss of about 18."""
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
 
         def forward(self, tokens):
             positions = torch.arange(tokens.shape[1], device=tokens.device)
