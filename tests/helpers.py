@@ -33,6 +33,20 @@ def pop909_songs(count: int) -> list[Path]:
 # --- MIDI and manifests written by the tests ---------------------------------------------
 
 
+def note_ons(path) -> list[tuple[int, int]]:
+    """(absolute tick, pitch) of every sounding note_on in a MIDI file, sorted."""
+    import mido
+
+    notes = []
+    for track in mido.MidiFile(path).tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                notes.append((tick, msg.note))
+    return sorted(notes)
+
+
 def write_test_midi(path, tracks, *, tpq=480, bpm=120.0, time_sigs=((0, 4, 4),)) -> Path:
     """Write a type-1 MIDI file with mido.
 

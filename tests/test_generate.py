@@ -24,7 +24,7 @@ from symbolic.generation.run import load_lm_run
 from symbolic.generation.settings import DEFAULT_MAX_TOKENS, Sampling
 from symbolic.models.transformer import TransformerConfig, TransformerLM
 from symbolic.training import checkpoint
-from tests.helpers import write_run_dir, write_test_midi
+from tests.helpers import note_ons, write_run_dir, write_test_midi
 
 PROMPT_PITCHES = (60, 62, 64, 65, 67, 69, 71, 72)
 PLAIN = dict(temperature=1.0, top_k=0, top_p=1.0)  # sample from the model's own distribution
@@ -50,18 +50,6 @@ def prompt_midi(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("prompt") / "prompt.mid"
     mid.save(path)
     return path
-
-
-def note_ons(path: Path) -> list[tuple[int, int]]:
-    """(absolute tick, pitch) of every sounding note_on in a MIDI file, sorted."""
-    notes = []
-    for track in mido.MidiFile(path).tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "note_on" and msg.velocity > 0:
-                notes.append((tick, msg.note))
-    return sorted(notes)
 
 
 def assert_playable(path: Path) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from symbolic.audio import features as features_lib
 from symbolic.audio import synth
-from symbolic.audio.notes import frame_targets, merge_unisons, sorted_notes
+from symbolic.audio.notes import frame_targets, merge_unisons, score_notes
 from symbolic.data.manifest import SPLITS, Work, load_manifest, manifest_hash
 from symbolic.data.manifest import source_root as manifest_source_root
 from symbolic.data.meta import META_FILE, AudioMeta, Skipped, write_meta
@@ -84,14 +84,7 @@ class _Result:
 
 def work_notes(work: Work, root: Path, cache_dir: Path | None) -> np.ndarray:
     """Every non-drum note of a work, in seconds, as notes [N, 4]."""
-    score = load_work(work, root, cache_dir).to("second")
-    rows = [
-        (n.time, n.time + n.duration, n.pitch, n.velocity)
-        for track in score.tracks
-        if not track.is_drum
-        for n in track.notes
-    ]
-    return sorted_notes(rows)
+    return score_notes(load_work(work, root, cache_dir))
 
 
 def render_piece(

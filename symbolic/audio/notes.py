@@ -132,15 +132,20 @@ def write_notes_midi(notes: np.ndarray, path: str | Path, tempo: float = 120.0) 
     return save_daw_midi(notes_to_score(notes, tempo), output_file(path))
 
 
-def midi_file_notes(path: str | Path) -> np.ndarray:
-    """Every non-drum note of a MIDI file, in seconds, as notes [N, 4]."""
-    from symusic import Score
-
-    score = Score(str(path)).to("second")
+def score_notes(score) -> np.ndarray:
+    """Every non-drum note of a `symusic.Score`, in seconds, as notes [N, 4]."""
+    seconds = score.to("second")
     rows = [
         (n.time, n.time + n.duration, n.pitch, n.velocity)
-        for track in score.tracks
+        for track in seconds.tracks
         if not track.is_drum
         for n in track.notes
     ]
     return sorted_notes(rows)
+
+
+def midi_file_notes(path: str | Path) -> np.ndarray:
+    """Every non-drum note of a MIDI file, in seconds, as notes [N, 4]."""
+    from symusic import Score
+
+    return score_notes(Score(str(path)))

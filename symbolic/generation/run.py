@@ -102,6 +102,7 @@ class LMRun(LoadedRun):
                 run was not trained for.
         """
         controls, condition = controls or Controls(), condition or Condition()
+        settings = settings.resolved()  # the record says how many tokens were allowed
         automaton = engine.run_grammar(self)
         plan, tables = None, None
         if condition.is_empty:
@@ -116,9 +117,8 @@ class LMRun(LoadedRun):
             vocab_size = self.config.model.vocab_size
             spec = controls.spec(engine.allowed_programs(self, plan.prompt))
             tables = conditioning.tables(self.tokenizer, spec, plan, vocab_size)
-            max_tokens = max(settings.resolved().max_tokens, plan.needed_tokens)
+            max_tokens = max(settings.max_tokens, plan.needed_tokens)
             settings = dataclasses.replace(settings, max_tokens=max_tokens)
-        settings = settings.resolved()  # the record says how many tokens were allowed
         tokens, lengths, stats = engine.sample_tokens(
             self,
             prompt,

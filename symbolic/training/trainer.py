@@ -129,8 +129,8 @@ def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
     [1, seq_len, F] features)."""
     if config.train.remat:
         models.check_remat(config.model_name)
-    devices, chosen = _mesh_devices(config.train.batch_size, devices)
     if models.objective(config.model_name) == gan_steps.OBJECTIVE:  # two networks, one step
+        devices, chosen = _mesh_devices(config.train.batch_size, devices)
         init, train, mesh = gan_steps.compile_gan(config, devices)
         return Compiled(train, gan_steps.no_evaluation, init, mesh, devices_chosen=chosen)
     model = models.build(config.model_name, config.model, remat=config.train.remat)
@@ -140,8 +140,7 @@ def compile_steps(config: RunConfig, devices: list | None = None) -> Compiled:
         example = example_input(config.model, config.train.seq_len)
     else:
         example = jax.ShapeDtypeStruct((1, config.train.seq_len), jnp.int32)
-    compiled = compile_model(model, objective, config.train, example, devices)
-    return dataclasses.replace(compiled, devices_chosen=chosen)
+    return compile_model(model, objective, config.train, example, devices)
 
 
 def _mesh_devices(batch_size: int, devices: list | None) -> tuple[list, str]:
