@@ -9,14 +9,17 @@ All presets share one design (see ``tokenizers/README.md``):
 
 * all GM programs plus drums (``Program_-1``) in one token stream, so a user's folder
   of arbitrary MIDI works, and voices stay apart by program (see ``data/convert.py``);
-* 12 positions per beat (16ths, 8th- and 16th-triplets), durations up to 12 beats;
-* 16 velocity bins, 32 log-spaced tempos (40-250 bpm), time signatures
-  n/4 (n = 1..6) and n/8 (n = 3, 6, 12).
+* 12 positions per beat (16ths, 8th- and 16th-triplets), durations up to 24 beats;
+* 16 velocity bins, 32 log-spaced tempos (40-250 bpm), time signatures n/4 (n = 1..9, 12)
+  and n/8 (n = 2..9, 12).
 
-Half-note meters are rewritten before tokenizing (``n/2 -> 2n/4``, e.g. 3/2 -> 6/4): same
-bar length and onsets. The vocabulary has no n/2 signatures because MidiTok would give a
-half-note beat only 12 positions, too coarse for 16ths; unrewritten, the signature would
-be dropped and the bars read as 4/4. Never imports jax.
+MidiTok counts positions and durations in beats of the meter's denominator: under x/8 a
+position is 1/24 quarter and the longest duration 12 quarters. Half- and whole-note meters
+are rewritten before tokenizing (``tokenized_meter``: n/2 -> 2n/4, n/1 -> 4n/4, e.g. 3/2 ->
+6/4): same bar and onsets, so they come back as that n/4. The vocabulary has no n/2
+signatures because MidiTok would give a half-note beat only 12 positions, too coarse for
+16ths. Other meters (11/8, x/16) are dropped by MidiTok, their bars read in the meter before
+them; `prepare` lists them in meta.json (``unsupported_meters``). Never imports jax.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from symusic import Score, Tempo, TimeSignature
 
 from symbolic.resources import data_folder
+from symbolic.tracks import separate_tracks
 
 TOKENIZERS_DIR = data_folder("tokenizers")
 DEFAULT_PRESET = "remi"
@@ -39,7 +43,8 @@ NOTE_TYPES = ("Pitch", "PitchDrum", "NoteOn", "DrumOn")
 
 _COMMON = {
     "pitch_range": (21, 108),  # the 88 piano keys
-    "beat_res": {(0, 4): 12, (4, 12): 4},
+    # Durations (and time shifts): 1/12 beat to 4 beats, 1/4 beat to 12, whole beats to 24.
+    "beat_res": {(0, 4): 12, (4, 12): 4, (12, 24): 1},
     "num_velocities": 16,
     "special_tokens": list(SPECIAL_TOKENS),
     "use_velocities": True,
@@ -54,14 +59,16 @@ _COMMON = {
     "tempo_range": (40, 250),
     "log_tempos": True,
     "delete_equal_successive_tempo_changes": True,
-    "time_signature_range": {8: [3, 6, 12], 4: [1, 2, 3, 4, 5, 6]},
+    # n/2 and n/1 meters arrive rewritten as n/4 (normalize_meters): 8/4 is 4/2, 12/4 is 3/1.
+    "time_signature_range": {8: [2, 3, 4, 5, 6, 7, 8, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]},
     "remove_duplicated_notes": False,
 }
 PRESET_CONFIGS: dict[str, tuple[str, dict]] = {
     "remi": ("REMI", {}),
     "tsd": ("TSD", {}),
-    # A NoteOn never closed by its NoteOff is decoded 12 beats long instead of dropped.
-    "midilike": ("MIDILike", {"max_duration": "12.0.4"}),
+    # A NoteOn never closed by its NoteOff is decoded 24 beats long (the longest duration)
+    # instead of dropped.
+    "midilike": ("MIDILike", {"max_duration": "24.0.1"}),
 }
 
 
@@ -162,11 +169,19 @@ def count_notes(tokenizer: miditok.MusicTokenizer, ids: list[int] | np.ndarray) 
     return int(np.isin(np.asarray(ids), note_ids).sum())
 
 
+def tokenized_meter(numerator: int, denominator: int) -> tuple[int, int]:
+    """The meter the presets tokenize for a written one: half- and whole-note meters as quarter
+    meters of the same bar (3/2 -> 6/4, 3/1 -> 12/4), any other as written."""
+    if denominator in (1, 2):
+        return numerator * 4 // denominator, 4
+    return numerator, denominator
+
+
 def normalize_meters(score: Score) -> Score:
-    """Copy of ``score`` with half-note meters rewritten as quarter meters (3/2 -> 6/4)."""
+    """Copy of ``score`` with its meters as the presets tokenize them (``tokenized_meter``)."""
     score = score.copy()
     score.time_signatures = [
-        TimeSignature(ts.time, ts.numerator * 2, 4) if ts.denominator == 2 else ts
+        TimeSignature(ts.time, *tokenized_meter(ts.numerator, ts.denominator))
         for ts in score.time_signatures
     ]
     return score
@@ -174,12 +189,13 @@ def normalize_meters(score: Score) -> Score:
 
 def encode(tokenizer: miditok.MusicTokenizer, score: Score) -> list[int]:
     """Tokenize a ``symusic.Score`` into one id stream (files load through
-    ``symbolic.data.convert.load_score``).
+    ``symbolic.data.convert.load_score``), every track apart: tracks that share a program take
+    their stream programs (``symbolic.tracks``).
 
     Returns:
         ``[length]`` list of int ids, without BOS/EOS.
     """
-    tokens = tokenizer.encode(normalize_meters(score))
+    tokens = tokenizer.encode(separate_tracks(normalize_meters(score)))
     return [int(i) for i in tokens.ids]
 
 

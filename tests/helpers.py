@@ -30,6 +30,17 @@ def pop909_songs(count: int) -> list[Path]:
     return songs
 
 
+def pop909_folder(folder: Path, count: int) -> Path:
+    """A user's folder of POP909's first `count` songs, laid out as the release has them
+    (``NNN/NNN.mid``); skips as `pop909_songs`."""
+    import shutil
+
+    for song in pop909_songs(count):
+        (folder / song.parent.name).mkdir(parents=True)
+        shutil.copy(song, folder / song.parent.name / song.name)
+    return folder
+
+
 # --- MIDI and manifests written by the tests ---------------------------------------------
 
 
@@ -120,10 +131,6 @@ def drum_groove(bars: int, meter: int, variant: int) -> list[tuple[float, float,
 
 # --- comparing scores --------------------------------------------------------------------
 
-# The presets' resolution (``symbolic.tokenization``): 12 positions a beat, durations in 1/12
-# beat up to 4 beats, then in 1/4 beat up to 12 beats.
-PRESET_BEAT_RES = {(0, 4): 12, (4, 12): 4}
-
 
 def notes_of(score) -> list[tuple[int, float, int, float]]:
     """Sorted ``(program, onset, pitch, duration)`` of a ``symusic.Score``, times in quarter
@@ -155,12 +162,15 @@ def quarters_per_beat(score, onset_q: float) -> float:
 def assert_same_notes(reference, decoded, label: str, beat_res=None) -> None:
     """Every note of ``reference`` back in ``decoded``: program and pitch exactly, onset to half
     a position, duration to half a duration bin, as a MidiTok tokenizer with ``beat_res``
-    (``{(first_beat, last_beat): steps per beat}``, the presets' by default) quantises them.
+    (``{(first_beat, last_beat): steps per beat}``, the REMI preset's by default) quantises them.
 
     Positions take the finest resolution; a duration is binned by the range it falls in, and
     notes longer than the last range are clipped to it.
     """
-    beat_res = beat_res or PRESET_BEAT_RES
+    if beat_res is None:
+        from symbolic import tokenization
+
+        beat_res = tokenization.build_preset("remi").config.beat_res
     ranges = sorted(beat_res.items())
     longest = ranges[-1][0][1]
     ref, got = notes_of(reference), notes_of(decoded)

@@ -117,11 +117,12 @@ def test_sections_of_a_piece_written_a_b_a():
 
 
 def test_melody_finder_picks_melody_in_pop909_songs_and_never_percussion():
-    songs = pop909_songs(20)
-    for path in songs:
+    songs = pop909_songs(100)
+    picked = [views.melody_track(Score(str(path))).name == "MELODY" for path in songs]
+    assert np.mean(picked) >= 0.98  # issue 16's floor for the melody view
+    for path in songs[:20]:
         score = Score(str(path))
         assert find_melody(score).name == "MELODY", path
-        assert views.melody_track(score).name == "MELODY", path
         assert analyze(score).melody_track == "MELODY"
     assert views.melody_track(Score(str(songs[0])), "piano").name == "PIANO"  # --track wins
     drums = _score({"Agogo": [(i, 0.5, 70) for i in range(16)], "Pad": [(0, 16, 60)]})

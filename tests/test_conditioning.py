@@ -189,7 +189,7 @@ def test_a_condition_the_run_was_not_trained_for_is_a_one_line_error(drum_run, t
             ["--melody", str(tmp_path / "x.mid")],
             "--melody needs a run prepared with --view chords_for_melody",
         ),
-        (["--time-signature", "7/8"], "time signature '7/8': not in the tokenizer"),
+        (["--time-signature", "11/8"], "time signature '11/8': not in the tokenizer"),
         (["--tempo", "400"], "tempo 400: outside the tokenizer's range"),
     ]
     for extra, message in cases:

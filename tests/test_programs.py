@@ -5,7 +5,6 @@ channel."""
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from symbolic.generation.run import load_lm_run
 from symbolic.generation.settings import Controls
 from symbolic.output.midi import DRUM_CHANNEL, save_daw_midi
 from symbolic.training import checkpoint
-from tests.helpers import pop909_songs, write_run_dir
+from tests.helpers import pop909_folder, write_run_dir
 
 
 def _program_tokens(run, tokens, lengths) -> set[int]:
@@ -48,14 +47,11 @@ def test_prepare_records_the_programs_its_train_split_plays(chorale_data_dir, tm
     assert load_meta(chorale_data_dir).programs == tuple(sorted(used))
     assert {40, 41, 42, 43} <= used  # the four voices of every chorale
 
-    folder = tmp_path / "pop"  # POP909: three piano tracks, one program
-    for song in pop909_songs(3):
-        (folder / song.parent.name).mkdir(parents=True)
-        shutil.copy(song, folder / song.parent.name / song.name)
-    mf.write_folder_manifest(folder, tmp_path / "pop.json")
+    # POP909: three piano tracks, which the stream keeps apart on the first three pianos
+    mf.write_folder_manifest(pop909_folder(tmp_path / "pop", 3), tmp_path / "pop.json")
     out = tmp_path / "data"
-    assert prepare(tmp_path / "pop.json", "remi", out, progress=False, workers=1).programs == (0,)
-    assert load_meta(out).programs == (0,)
+    meta = prepare(tmp_path / "pop.json", "remi", out, progress=False, workers=1)
+    assert meta.programs == load_meta(out).programs == (0, 1, 2)
 
 
 @pytest.fixture(scope="module")

@@ -228,17 +228,13 @@ def test_every_view_has_a_training_preset(name):
 def test_melody_views_record_each_works_melody_track_in_meta(tmp_path):
     """POP909 (MELODY, BRIDGE and PIANO, all piano): meta.json names the track the melody
     finder chose for every work, as the file writes it, and why."""
-    import shutil
-
     from symbolic.data import manifest as mf
     from symbolic.data.meta import load_meta
-    from tests.helpers import pop909_songs
+    from tests.helpers import pop909_folder
 
-    folder = tmp_path / "pop"
-    for song in pop909_songs(4):
-        (folder / song.parent.name).mkdir(parents=True)
-        shutil.copy(song, folder / song.parent.name / song.name)
-    mf.write_folder_manifest(folder, tmp_path / "pop.json", group_by="top")
+    mf.write_folder_manifest(
+        pop909_folder(tmp_path / "pop", 4), tmp_path / "pop.json", group_by="top"
+    )
     out = tmp_path / "melody"
     prepare(
         tmp_path / "pop.json", "remi", out, view=views.View("melody"), progress=False, workers=1

@@ -3,18 +3,21 @@ DAW-ready MIDI), per data set: POP909 (a real user's multi-track folder), a folk
 from music21's corpus (O'Neill's 1850 and the Essen collection, ABC -> MIDI: compound meters),
 and the Bach chorales (MusicXML through music21, one track per voice).
 
-For every work: notes in (the Score `prepare` tokenizes, as `load_work` reads it) and notes out
-(the MIDI file written from its tokens, read back); onsets within 1/24 beat of an input note of
-the same pitch; durations within half the tokenizer's duration step of the input's (the step is
-1/12 beat up to 4 beats, 1/4 beat up to 12); non-empty tracks in and out; the melody view's
+For every work: notes in (the Score `prepare` tokenizes, as `load_work` reads it, taken as one
+MIDI channel per track sounds it: see `soundable`) and notes out (the MIDI file written from its
+tokens, read back); onsets within 1/24 beat of an input note of
+the same pitch; durations within half the tokenizer's duration step of the input's (the step of
+its Duration bins, in beats of the meter's denominator: for the presets 1/12 beat up to 4 beats,
+1/4 beat up to 12, one beat up to 24); non-empty tracks in and out; the melody view's
 track against the known melody (POP909's MELODY, the chorales' soprano, the folk tune's only
-track); the time signatures in and out. `leaks` is the manifest check on POP909 laid out with a
-`versions/` copy of every song and `--group-by top`.
+track); the meters kept, rewritten (3/2 as 6/4) or lost. `leaks` is the manifest check on
+POP909 laid out with a `versions/` copy of every song and `--group-by top`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -22,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from symusic import Score
+from symusic import Note, Score
 
 from benchmarks.common import REPO_ROOT, command_line, environment, markdown_table, write_results
 from benchmarks.fidelity import downbeats
@@ -31,7 +34,9 @@ from symbolic.data import manifest as mf
 from symbolic.data import views
 from symbolic.data.meta import DataMeta, SpecialIds
 from symbolic.data.prepare import load_work
+from symbolic.music.notes import clean_notes
 from symbolic.output.midi import save_daw_midi
+from symbolic.tracks import track_table
 
 OUT_DIR = Path(__file__).resolve().parent
 POP909 = REPO_ROOT.parent / "shared" / "data" / "pop909"
@@ -69,43 +74,102 @@ def notes_of(score: Score) -> list[tuple[int, float, float, bool]]:
     ]
 
 
-def duration_step(quarters: float) -> float:
-    """The REMI preset's duration resolution at this length (beat_res 0_4: 12, 4_12: 4)."""
-    return 1 / 12 if quarters < 4 else 1 / 4
+def duration_step(tokenizer, beats: float) -> float:
+    """The tokenizer's duration resolution, in beats, for a note of ``beats``: the step of its
+    nearest Duration bin (MidiTok's ``(beat, position, positions per beat)`` tuples)."""
+    bins = np.array([beat + pos / res for beat, pos, res in tokenizer.durations])
+    return 1 / tokenizer.durations[int(np.abs(bins - beats).argmin())][2]
 
 
-def compare(score_in: Score, score_out: Score) -> dict:
+def beat_lengths(score: Score) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, quarter notes per beat) of the score's meters as tokenized (3/2 as 6/4), after a
+    4/4 at 0 as MidiTok assumes: MidiTok counts durations in beats of the denominator."""
+    meters = sorted(tokenization.normalize_meters(score).time_signatures, key=lambda ts: ts.time)
+    starts = [0.0] + [ts.time / score.ticks_per_quarter for ts in meters]
+    return np.array(starts), np.array([1.0] + [4 / ts.denominator for ts in meters])
+
+
+def compare(tokenizer, score_in: Score, score_out: Score) -> dict:
     """Counts for one work (see the module docstring)."""
-    notes_in, notes_out = notes_of(score_in), notes_of(score_out)
+    written, notes_in, notes_out = (
+        notes_of(score_in),
+        notes_of(soundable(score_in)),
+        notes_of(score_out),
+    )
     by_pitch: dict[tuple[int, bool], list[tuple[float, float]]] = {}
     for pitch, onset, duration, drum in notes_in:
         by_pitch.setdefault((pitch, drum), []).append((onset, duration))
     onset_ok = duration_ok = 0
+    starts, beats = beat_lengths(score_in)
     for pitch, onset, duration, drum in notes_out:
         candidates = by_pitch.get((pitch, drum), [])
         near = [d for o, d in candidates if abs(o - onset) <= ONSET_TOLERANCE + 1e-9]
         if near:
             onset_ok += 1
             best = min(near, key=lambda d: abs(d - duration))
-            duration_ok += drum or abs(best - duration) <= duration_step(best) / 2 + 1e-9
+            beat = float(beats[np.searchsorted(starts, onset + 1e-9, side="right") - 1])
+            step = duration_step(tokenizer, best / beat) * beat
+            duration_ok += drum or abs(best - duration) <= step / 2 + 1e-9
     in_range = sum(PIANO_RANGE[0] <= p <= PIANO_RANGE[1] or d for p, _, _, d in notes_in)
     return {
-        "notes_in": len(notes_in),
+        "notes_in": len(written),
         "notes_in_range": in_range,
+        "repeated_notes_in": len(written) - len(notes_in),
         "notes_out": len(notes_out),
         "onsets_on_grid": onset_ok,
         "durations_on_grid": duration_ok,
         "tracks_in": sum(1 for t in score_in.tracks if len(t.notes)),
         "tracks_out": sum(1 for t in score_out.tracks if len(t.notes)),
-        "meters_in": {(t.numerator, t.denominator) for t in score_in.time_signatures},
-        "meters_out": {(t.numerator, t.denominator) for t in score_out.time_signatures},
+        **meters_kept(score_in, score_out),
     }
 
 
+def meters_in_force(score: Score) -> set[tuple[int, int]]:
+    """The meters that govern some bar: a time signature followed by another at its own tick
+    (POP909 writes 4/4 and then 1/4 at tick 0) never does."""
+    last_at = {ts.time: (ts.numerator, ts.denominator) for ts in score.time_signatures}
+    return set(last_at.values())
+
+
+def meters_kept(score_in: Score, score_out: Score) -> dict[str, set]:
+    """The work's meters in force, by fate: kept as written, rewritten (3/2 comes back as the
+    6/4 the presets tokenize, same bar and onsets), or lost (read in another meter)."""
+    out = meters_in_force(score_out)
+    fates: dict[str, set] = {"meters_in": set(), "meters_rewritten": set(), "meters_lost": set()}
+    for meter in meters_in_force(score_in):
+        fates["meters_in"].add(meter)
+        tokenized = tokenization.tokenized_meter(*meter)
+        if tokenized not in out:
+            fates["meters_lost"].add(meter)
+        elif tokenized != meter:
+            fates["meters_rewritten"].add((meter, tokenized))
+    return fates
+
+
+def soundable(score: Score) -> Score:
+    """`score` as one MIDI channel per track sounds it, by the DAW-ready writer's rule
+    (`clean_notes`): a note ends where the next note of its pitch starts, and a repeat (same
+    pitch, same onset as another note of its track) goes, the longer kept."""
+    score = score.copy()
+    for track in score.tracks:
+        if len(track.notes):
+            n = track.notes.numpy()
+            keep, fixed = clean_notes(n["time"], n["duration"], n["pitch"], 1)
+            track.notes = Note.from_numpy(
+                n["time"][keep],
+                fixed[keep].astype(n["duration"].dtype),
+                n["pitch"][keep],
+                n["velocity"][keep],
+            )
+    return score
+
+
 def round_trip(tokenizer, meta: DataMeta, score: Score, folder: Path) -> Score:
-    """The score through tokens, decoding and the DAW-ready MIDI writer, read back."""
+    """The score through tokens, decoding (with the work's own track names and programs, as
+    `prepare` records them) and the DAW-ready MIDI writer, read back."""
     ids = views.encode_score(tokenizer, meta, score)
-    path = save_daw_midi(views.decode(tokenizer, meta, ids), folder / "out.mid")
+    work_meta = dataclasses.replace(meta, tracks=track_table(score))
+    path = save_daw_midi(views.decode(tokenizer, work_meta, ids), folder / "out.mid")
     return Score(str(path))
 
 
@@ -120,7 +184,8 @@ def measure_set(name: str, manifest: mf.Manifest, truth, limit: int | None, fold
     tokenizer = tokenization.build_preset("remi")
     meta, root = full_meta(tokenizer), mf.source_root(manifest)
     totals: Counter = Counter()
-    meters_in, meters_out, melody = Counter(), Counter(), []
+    meters: dict[str, set] = {"meters_in": set(), "meters_rewritten": set(), "meters_lost": set()}
+    melody = []
     works = manifest.works[:limit] if limit else manifest.works
     for work in works:
         try:
@@ -129,18 +194,18 @@ def measure_set(name: str, manifest: mf.Manifest, truth, limit: int | None, fold
             totals["skipped"] += 1
             print(f"{name}: skipped {work.path}: {err}")
             continue
-        counts = compare(score, round_trip(tokenizer, meta, score, folder))
-        meters_in.update(counts.pop("meters_in"))
-        meters_out.update(counts.pop("meters_out"))
+        counts = compare(tokenizer, score, round_trip(tokenizer, meta, score, folder))
+        for fate, found in meters.items():
+            found.update(counts.pop(fate))
         totals.update(counts)
         expected = truth(score)
         if expected is not None:
             melody.append(melody_name(score).lower() == expected.lower())
         totals["works"] += 1
-    return summarise(name, totals, meters_in, meters_out, melody)
+    return summarise(name, totals, meters, melody)
 
 
-def summarise(name: str, totals: Counter, meters_in, meters_out, melody: list[bool]) -> dict:
+def summarise(name: str, totals: Counter, meters: dict[str, set], melody: list[bool]) -> dict:
     fmt = lambda pairs: " ".join(f"{n}/{d}" for n, d in sorted(pairs))  # noqa: E731
     return {
         f"{name}_works": totals["works"],
@@ -148,15 +213,18 @@ def summarise(name: str, totals: Counter, meters_in, meters_out, melody: list[bo
         f"{name}_notes_in": totals["notes_in"],
         f"{name}_notes_out": totals["notes_out"],
         f"{name}_notes_kept": totals["notes_out"] / max(totals["notes_in_range"], 1),
+        f"{name}_repeated_notes_in": totals["repeated_notes_in"],
         f"{name}_onsets_on_grid": totals["onsets_on_grid"] / max(totals["notes_out"], 1),
         f"{name}_durations_on_grid": totals["durations_on_grid"] / max(totals["notes_out"], 1),
         f"{name}_tracks_in": totals["tracks_in"],
         f"{name}_tracks_out": totals["tracks_out"],
         f"{name}_tracks_kept": totals["tracks_out"] / max(totals["tracks_in"], 1),
         f"{name}_melody_accuracy": float(np.mean(melody)) if melody else None,
-        f"{name}_meters_in": fmt(meters_in),
-        f"{name}_meters_out": fmt(meters_out),
-        f"{name}_meters_lost": fmt(set(meters_in) - set(meters_out)),
+        f"{name}_meters_in": fmt(meters["meters_in"]),
+        f"{name}_meters_rewritten": " ".join(
+            f"{a}/{b} as {c}/{d}" for (a, b), (c, d) in sorted(meters["meters_rewritten"])
+        ),
+        f"{name}_meters_lost": fmt(meters["meters_lost"]),
     }
 
 
@@ -251,12 +319,14 @@ def render_markdown(results: dict) -> str:
         ("notes_in", "{:,d}"),
         ("notes_out", "{:,d}"),
         ("notes_kept", "{:.4f}"),
+        ("repeated_notes_in", "{:,d}"),
         ("onsets_on_grid", "{:.4f}"),
         ("durations_on_grid", "{:.4f}"),
         ("tracks_in", "{:,d}"),
         ("tracks_out", "{:,d}"),
         ("melody_accuracy", "{:.3f}"),
         ("meters_in", "{}"),
+        ("meters_rewritten", "{}"),
         ("meters_lost", "{}"),
     ]
     rows = []
@@ -268,11 +338,17 @@ def render_markdown(results: dict) -> str:
 
 Command: `{results["command"]}` ({"quick" if results["quick"] else "full"}). What each work keeps
 through `prepare`'s path: the Score `load_work` reads -> REMI tokens (`views.encode_score`) ->
-`views.decode` -> the DAW-ready MIDI writer -> read back. Notes kept counts notes out over notes
-in within MIDI's piano range 21-108 (drums always count); onsets within 1/24 beat of an input
-note of the same pitch; durations within half the tokenizer's step of that note's (1/12 beat up
-to 4 beats, 1/4 beat to 12; drums always on the grid); the melody track is the melody view's
-choice against POP909's `MELODY`, the chorales' soprano and the folk tunes' only track.
+`views.decode` (with the work's track names and programs) -> the DAW-ready MIDI writer -> read
+back. The input is taken as one MIDI channel per track sounds it, by the writer's rule: a note
+ends where the next note of its pitch starts, and a repeat (same pitch and onset as another note
+of its track, sounded once) goes (`repeated_notes_in`). Notes kept counts notes out over those
+notes within MIDI's piano range 21-108 (drums always count); onsets within 1/24 beat of an
+input note of the same pitch; durations within half the tokenizer's step of that note's (in
+beats of the meter's denominator: 1/12 beat up to 4 beats, 1/4 beat to 12, 1 beat to 24;
+drums always on the grid); a meter is rewritten when it comes back as the n/4 the presets
+tokenize it as (same bar, same onsets), lost when its bars come back in another meter;
+the melody track is the melody view's choice against POP909's `MELODY`, the chorales' soprano
+and the folk tunes' only track.
 
 {table}
 

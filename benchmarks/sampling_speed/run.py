@@ -19,10 +19,12 @@ from benchmarks.common import (
 from benchmarks.sampling_speed import measure
 from benchmarks.train_throughput.ours import default_dtype
 from benchmarks.train_throughput.peers import MISSING, torch_available
+from symbolic import tokenization
 from symbolic.training import config as config_lib
 
 OUT_DIR = Path(__file__).resolve().parent
-VOCAB = 565  # the REMI Bach vocabulary; weights are random, so no data is needed
+# The REMI preset's vocabulary; weights are random, so no data is needed.
+VOCAB = len(tokenization.build_preset("remi").vocab)
 UNCACHED_MAX_TOKENS = 8 * 2048  # larger padded batches take minutes per step on 2 cores
 UNCACHED_STEPS = 8
 # Pieces longer than the demo model's 2,048-token window: the KV cache becomes a ring of the last

@@ -21,9 +21,12 @@ from typing import Any
 
 from symbolic.data.views import View
 from symbolic.paths import read_json
+from symbolic.tracks import StreamTrack
 
 META_FILE = "meta.json"
-FORMAT_VERSION = 1
+# 2: every source track its own stream (`symbolic.tracks`, meta.json's `tracks`), 19 meters
+# and durations up to 24 beats in the presets.
+FORMAT_VERSION = 2
 SEGMENTS_KIND = "melody_segments"  # meta.json "kind" of a segments folder; token data has none
 AUDIO_KIND = "audio"  # meta.json "kind" of rendered audio features (the transcriber's data)
 PHRASES_KIND = "pianoroll_phrases"  # meta.json "kind" of GAN piano-roll phrases
@@ -152,6 +155,33 @@ def _programs(data: dict, where: str) -> tuple[int, ...] | None:
     return tuple(programs)
 
 
+def _check_format(data: dict, where: str) -> None:
+    """Token data of another format means other tokens for the same music (format 1 merged the
+    tracks that share a program): refused, never read as if it were this format."""
+    version = _optional(data, "format_version", int, where)
+    if version is not None and version != FORMAT_VERSION:
+        raise MetaError(
+            f"{where}: token data of format {version}, this symbolic reads format "
+            f"{FORMAT_VERSION} (every source track its own stream, more meters, longer notes): "
+            "run `symbolic prepare` again, and train again a run made from the old data"
+        )
+
+
+def _tracks(data: dict, where: str) -> tuple[StreamTrack, ...] | None:
+    entries = _optional(data, "tracks", list, where)
+    if entries is None:
+        return None
+    try:
+        return tuple(
+            StreamTrack(int(e["stream_program"]), int(e["program"]), str(e["name"]))
+            for e in entries
+        )
+    except (TypeError, KeyError, ValueError) as err:
+        raise MetaError(
+            f"{where}: 'tracks' entries need stream_program, program, name ({err})"
+        ) from None
+
+
 @dataclass(frozen=True)
 class DataMeta:
     """A prepared token data set (or a language-model run trained on one).
@@ -188,12 +218,19 @@ class DataMeta:
     # `prepare --align-downbeat`: how far each work was delayed onto its bar lines (work id ->
     # quarter notes, 0 for a work already on them).
     downbeat_shifts: dict[str, float] | None = None
+    # Meters outside the tokenizer's, read as the meter before them: meter as written -> work
+    # id -> its bars in that meter (`oddities.unsupported_meters`).
+    unsupported_meters: dict[str, dict[str, int]] | None = None
+    # What each stream program stands for, most often, over the data set's works: the source
+    # program and track name that decoding writes back (`symbolic.tracks`).
+    tracks: tuple[StreamTrack, ...] | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = META_FILE) -> DataMeta:
         """Validate a parsed meta.json; raises MetaError (one line) on a malformed one."""
         if not isinstance(data, dict):
             raise MetaError(f"{where}: top level must be a JSON object")
+        _check_format(data, where)
         counts = _optional(data, "counts", dict, where)
         skipped = data.get("skipped")
         try:
@@ -218,6 +255,8 @@ class DataMeta:
                 melody_track=_optional(data, "melody_track", dict, where),
                 melody_track_reason=_optional(data, "melody_track_reason", dict, where),
                 downbeat_shifts=_optional(data, "downbeat_shifts", dict, where),
+                unsupported_meters=_optional(data, "unsupported_meters", dict, where),
+                tracks=_tracks(data, where),
             )
         except (TypeError, ValueError) as err:
             if isinstance(err, MetaError):
@@ -248,6 +287,8 @@ class DataMeta:
                 "melody_track": self.melody_track,
                 "melody_track_reason": self.melody_track_reason,
                 "downbeat_shifts": self.downbeat_shifts,
+                "unsupported_meters": self.unsupported_meters,
+                "tracks": [asdict(t) for t in self.tracks] if self.tracks is not None else None,
             }
         )
         if self.view != View():

@@ -2,19 +2,23 @@
 
 A MIDI file can be readable and still hold values that the readers replace silently: a tempo
 of 0 (infinite BPM, read as the tokenizer's fastest), a time signature of 0/0 or 255/255 (read
-as 4/4), a header that declares 65,535 tracks for a file of two; or it can be one endless work
-that is a quarter of all train tokens. `prepare` records these in meta.json ("flagged") and
+as 4/4) or one the tokenizer lacks (11/8: its bars are read in the meter before it), a header
+that declares 65,535 tracks for a file of two; or it can be one endless work that is a quarter
+of all train tokens. `prepare` records these in meta.json ("flagged") and
 prints them as warnings, and `--max-tokens-per-work` cuts such long works at a bar line.
 Never imports jax.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
 import numpy as np
 from symusic import Score
+
+from symbolic.tokenization import tokenized_meter
 
 MAX_TRAIN_SHARE = 0.25  # a work holding more of the train tokens dominates what is learned
 MIN_WORKS_FOR_SHARE = 8  # in fewer works, a quarter each is ordinary
@@ -48,7 +52,7 @@ def file_oddities(path: Path, score: Score) -> list[str]:
         {
             f"{ts.numerator}/{ts.denominator}"
             for ts in score.time_signatures
-            if not (1 <= ts.numerator <= 64 and 1 <= ts.denominator <= 64)
+            if not valid_meter(ts.numerator, ts.denominator)
         }
     )
     if odd_meters:
@@ -57,6 +61,37 @@ def file_oddities(path: Path, score: Score) -> list[str]:
     if tracks is not None and tracks[0] != tracks[1]:
         found.append(f"its header declares {tracks[0]:,} tracks, the file holds {tracks[1]:,}")
     return found
+
+
+def valid_meter(numerator: int, denominator: int) -> bool:
+    """Whether a reader keeps this time signature (others are read as 4/4, see file_oddities)."""
+    return 1 <= numerator <= 64 and 1 <= denominator <= 64
+
+
+def unsupported_meters(score: Score, supported: set[tuple[int, int]]) -> dict[str, int]:
+    """{meter as written: bars} of the score's valid meters whose tokenized form
+    (``tokenization.tokenized_meter``) is not in ``supported``: the tokenizer drops them, and
+    their bars are read in the meter before them (4/4 at the start)."""
+    signatures = sorted(score.time_signatures, key=lambda ts: ts.time)
+    ends = [ts.time for ts in signatures[1:]] + [score.end()] if signatures else []
+    found: dict[str, int] = {}
+    for ts, end in zip(signatures, ends, strict=True):
+        if not valid_meter(ts.numerator, ts.denominator):
+            continue
+        if tokenized_meter(ts.numerator, ts.denominator) in supported:
+            continue
+        bar = score.ticks_per_quarter * 4 * ts.numerator / ts.denominator
+        bars = math.ceil(max(end - ts.time, 0) / bar)
+        if bars:
+            meter = f"{ts.numerator}/{ts.denominator}"
+            found[meter] = found.get(meter, 0) + bars
+    return found
+
+
+def meter_flag(meters: dict[str, int]) -> str:
+    """The flag of a file with meters outside the tokenizer's, e.g. ``{"11/8": 12}``."""
+    listed = ", ".join(f"{meter} ({bars:,} bars)" for meter, bars in sorted(meters.items()))
+    return f"time signature {listed} not in the tokenizer, read as the meter before it"
 
 
 def cap_tokens(ids: np.ndarray, max_tokens: int, bar_id: int | None) -> np.ndarray:

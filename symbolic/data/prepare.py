@@ -73,6 +73,7 @@ from symbolic.paths import (
     write_atomic,
     write_text_atomic,
 )
+from symbolic.tracks import StreamTrack, common_table, track_table
 
 # Bump when convert.py changes what it writes, so stale cached MIDI is not reused.
 CONVERT_CACHE_VERSION = 1
@@ -101,6 +102,8 @@ class _Result:
     flags: list[str] = field(default_factory=list)  # odd but kept (oddities.py)
     melody: tuple[str, str] | None = None  # melody views: the track's name, and why it
     downbeat_shift: float | None = None  # --align-downbeat: quarter notes the work was delayed
+    meters: dict[str, int] = field(default_factory=dict)  # meters the tokenizer lacks -> bars
+    tracks: tuple[StreamTrack, ...] = ()  # what its stream programs stand for
 
 
 def transposition_shifts(augment_transpose: tuple[int, int] | None) -> tuple[int, ...]:
@@ -239,6 +242,9 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
         ticks = align.downbeat_shift(score)
         score, delay = align.delayed(score, ticks), ticks / score.ticks_per_quarter
     flags = oddities.file_oddities(task.path, score)
+    meters = oddities.unsupported_meters(score, set(tokenizer.time_signatures))
+    if meters:
+        flags.append(oddities.meter_flag(meters))
     try:
         notes, harmony = views.select(tokenizer, score, task.view, _chord_extractor(task))
     except views.NoContent as err:
@@ -265,8 +271,16 @@ def _tokenize_work(task: _Task, tokenizer) -> _Result:
                 flags.append(f"cut from {ids.size:,} to --max-tokens-per-work {task.max_tokens:,}")
             ids = oddities.cap_tokens(ids, task.max_tokens, tokenizer.vocab.get("Bar_None"))
         sequences.append((shift, ids))
-    melody = _melody_choice(task, score)
-    return _Result(task.work, sequences, dropped, flags=flags, melody=melody, downbeat_shift=delay)
+    return _Result(
+        task.work,
+        sequences,
+        dropped,
+        flags=flags,
+        melody=_melody_choice(task, score),
+        downbeat_shift=delay,
+        meters=meters,
+        tracks=track_table(notes) if notes is not None else (),
+    )
 
 
 def _melody_choice(task: _Task, score: Score) -> tuple[str, str] | None:
@@ -470,6 +484,8 @@ def prepare(
                 r.work.id: r.downbeat_shift for r in outcomes if r.downbeat_shift is not None
             }
             or None,
+            unsupported_meters=_unsupported_meters(outcomes),
+            tracks=common_table([r.tracks for r in outcomes if r.tracks]) or None,
         )
         write_meta(meta, tmp / META_FILE)  # the completion mark
         _publish(tmp, out_dir)
@@ -487,6 +503,15 @@ def _used_programs(tokenizer, token_ids: set[int]) -> tuple[int, ...] | None:
     return tuple(
         sorted(int(tok[8:]) for tok, i in vocab if tok.startswith("Program_") and i in token_ids)
     )
+
+
+def _unsupported_meters(outcomes: list[_Result]) -> dict[str, dict[str, int]] | None:
+    """meta.json's ``unsupported_meters``: meter as written -> work id -> bars in it."""
+    found: dict[str, dict[str, int]] = {}
+    for r in outcomes:
+        for meter, bars in r.meters.items():
+            found.setdefault(meter, {})[r.work.id] = bars
+    return found or None
 
 
 def _melody_tracks(outcomes: list[_Result], field_index: int) -> dict[str, str] | None:

@@ -52,6 +52,7 @@ from symbolic.music import chords
 from symbolic.music.chords import ChordSlots
 from symbolic.music.meter import beats_per_bar, parse_meter, slots_per_bar
 from symbolic.music.notes import clip_to_next_onset
+from symbolic.tracks import restore_tracks
 
 if TYPE_CHECKING:  # meta.py holds a View: importing it here at run time would be a cycle
     from symbolic.data.meta import DataMeta
@@ -422,12 +423,15 @@ def chord_track(tokenizer, view: View, ids, ticks_per_quarter: int) -> Track:
 
 
 def decode(tokenizer, meta: DataMeta, ids) -> Score:
-    """A view's ids (``[length]`` ints; specials dropped) -> ``symusic.Score``; chord tokens
-    become a block-chord track named ``Chords``."""
+    """A view's ids (``[length]`` ints; specials dropped) -> ``symusic.Score``, each track with
+    the program and name its stream program stands for in ``meta.tracks``; chord tokens become
+    a block-chord track named ``Chords``."""
     view = meta.view
     ids = [int(i) for i in np.asarray(ids).reshape(-1)]
     first = len(tokenizer.vocab)
     score = tokenization.decode(tokenizer, [i for i in ids if i < first])
+    if meta.tracks:
+        restore_tracks(score, meta.tracks)
     if view.has_chords:
         track = chord_track(tokenizer, view, ids, score.ticks_per_quarter)
         if len(track.notes):

@@ -12,8 +12,9 @@ only the canonical forms the encoder produces, so real data is always accepted):
 * REMI: ``Bar TimeSig`` opens every bar; a note is ``Program Pitch Velocity Duration``
   (``Program_-1`` takes ``PitchDrum``); every note or tempo follows a ``Position``;
   positions strictly increase inside a bar and stay inside the bar length of the
-  bar's time signature (numerator x positions per beat). State = (phase, bar length,
-  position).
+  bar's time signature (numerator x positions per beat: MidiTok counts positions in beats
+  of the denominator, so 6/8 and 6/4 bars both hold 72 and share their states). State =
+  (phase, bar length, position).
 * TSD: notes as above; time moves by ``TimeShift`` only, so it cannot go backwards.
 * MIDI-Like: ``Program NoteOn Velocity`` and ``Program NoteOff`` (drums: ``DrumOn``,
   ``DrumOff``). Whether a ``NoteOff`` closes a sounding note needs the set of sounding
