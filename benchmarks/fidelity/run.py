@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from symusic import Note, Score
+from symusic import Score
 
 from benchmarks.common import REPO_ROOT, command_line, environment, markdown_table, write_results
 from benchmarks.fidelity import downbeats
@@ -34,8 +34,7 @@ from symbolic.data import manifest as mf
 from symbolic.data import views
 from symbolic.data.meta import DataMeta, SpecialIds
 from symbolic.data.prepare import load_work
-from symbolic.music.notes import clean_notes
-from symbolic.output.midi import save_daw_midi
+from symbolic.output.midi import clean_track, save_daw_midi
 from symbolic.tracks import track_table
 
 OUT_DIR = Path(__file__).resolve().parent
@@ -152,15 +151,7 @@ def soundable(score: Score) -> Score:
     pitch, same onset as another note of its track) goes, the longer kept."""
     score = score.copy()
     for track in score.tracks:
-        if len(track.notes):
-            n = track.notes.numpy()
-            keep, fixed = clean_notes(n["time"], n["duration"], n["pitch"], 1)
-            track.notes = Note.from_numpy(
-                n["time"][keep],
-                fixed[keep].astype(n["duration"].dtype),
-                n["pitch"][keep],
-                n["velocity"][keep],
-            )
+        clean_track(track, 1)
     return score
 
 

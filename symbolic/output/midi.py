@@ -54,23 +54,29 @@ def prepare_score(
     for track in score.tracks:
         # A name the decoder gave (the "Chords" track of chord views) stays.
         track.name = track.name or tokenization.program_name(track.program, track.is_drum)
-        if not len(track.notes):
-            continue
-        n = track.notes.numpy()
-        keep, fixed = clean_notes(n["time"], n["duration"], n["pitch"], min_len)
-        if monophonic and not track.is_drum:
-            fixed[keep] = clip_to_next_onset(n["time"][keep], fixed[keep])
-        track.notes = Note.from_numpy(
-            n["time"][keep],
-            fixed[keep].astype(n["duration"].dtype),
-            n["pitch"][keep],
-            n["velocity"][keep],
-        )
+        clean_track(track, min_len, monophonic and not track.is_drum)
     key = key or estimate_key(score)
     score.key_signatures.clear()
     if key is not None:
         score.key_signatures.append(KeySignature(0, key.sharps(), int(key.mode == "minor")))
     return score, key
+
+
+def clean_track(track, min_len: int, monophonic: bool = False) -> None:
+    """`track`'s notes as one MIDI channel sounds them (`clean_notes`), in place; `monophonic`
+    also cuts each note at the next onset."""
+    if not len(track.notes):
+        return
+    n = track.notes.numpy()
+    keep, fixed = clean_notes(n["time"], n["duration"], n["pitch"], min_len)
+    if monophonic:
+        fixed[keep] = clip_to_next_onset(n["time"][keep], fixed[keep])
+    track.notes = Note.from_numpy(
+        n["time"][keep],
+        fixed[keep].astype(n["duration"].dtype),
+        n["pitch"][keep],
+        n["velocity"][keep],
+    )
 
 
 def _absolute(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
