@@ -70,6 +70,30 @@ def _is_flat(value: object) -> bool:
     return isinstance(value, Scalar)
 
 
+_highest_peak_mb = 0.0  # the largest VmHWM read so far (see peak_rss_mb)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process since it started its program, in MiB.
+
+    Linux's VmHWM, not `getrusage(RUSAGE_SELF).ru_maxrss`: a subprocess's ru_maxrss starts at
+    its parent's high-water mark (it survives fork and exec), so a measuring child of a large
+    benchmark process would report the parent's memory. VmHWM is the larger of the kernel's
+    stored peak and the current RSS, whose per-CPU counters are summed at read time, so it can
+    read a little lower after memory is freed: the largest reading so far is kept, as a peak
+    never falls. ru_maxrss where there is no /proc."""
+    global _highest_peak_mb
+    status = Path("/proc/self/status")
+    if not status.exists():
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            _highest_peak_mb = max(_highest_peak_mb, int(line.split()[1]) / 1024.0)
+    return _highest_peak_mb
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
     return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())

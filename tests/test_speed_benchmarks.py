@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks.common import load_average, load_line
+from benchmarks.common import load_average, load_line, peak_rss_mb
 from benchmarks.prepare_speed.run import subset_manifest
 from benchmarks.sampling_speed.run import grid, headline
 from benchmarks.scaling.run import FORCE_FLAG, device_counts, device_env
 from benchmarks.train_throughput import flops
-from benchmarks.train_throughput.worker import peak_rss_mb
 
 
 def test_transformer_flops_match_the_formula_by_hand():
@@ -59,6 +60,13 @@ def test_process_helpers():
     assert peak == pytest.approx(status_mib("VmHWM"), rel=0.01)  # the kernel's own peak
     del ballast
     assert peak_rss_mb() >= peak  # a peak never falls
+    # a child reports its own peak, not this process's (ru_maxrss would inherit it)
+    child = "from benchmarks.common import peak_rss_mb; print(peak_rss_mb())"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert float(out.stdout) < 0.5 * peak
     line = load_average()
     assert line.startswith("load average ")
     loads = [float(x) for x in line.removeprefix("load average ").split(", ")]

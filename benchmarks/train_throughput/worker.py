@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import REPO_ROOT
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from benchmarks.common import REPO_ROOT, peak_rss_mb
 
 
 def run(kind: str, args: dict) -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from benchmarks.common import (
     load_average,
     load_line,
     markdown_table,
+    peak_rss_mb,
     write_results,
 )
 
@@ -184,10 +184,9 @@ def measure(system: str, wav: Path, run_dir: Path) -> dict:
     began = time.perf_counter()
     notes = transcribe(wav)
     elapsed = time.perf_counter() - began
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "realtime_factor": _duration(wav) / elapsed,
-        "peak_memory_mb": peak_mb,
+        "peak_memory_mb": peak_rss_mb(),
         "notes": len(notes),
         "seconds": _duration(wav),
     }
