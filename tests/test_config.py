@@ -14,7 +14,8 @@ from symbolic.training import config as config_lib
 from symbolic.training import gan_steps
 from symbolic.training.losses import OBJECTIVES
 
-# Every preset x model section resolved by the code at commit 9d2be06, before presets had `base`.
+# Every preset x model section resolved by the code at commit 9d2be06, before presets had `base`;
+# transcriber/transcriber since with the 5,500-step schedule of eb7f255.
 RESOLVED = json.loads((Path(__file__).parent / "data" / "resolved_configs.json").read_text())
 
 
