@@ -148,6 +148,34 @@ def test_pop909_takes_4_4_bars_from_the_beat_file(tmp_path):
     assert on[:, :, 0].mean() > on[:, :, 3].mean()
 
 
+def test_each_tracks_private_layers_shape_only_that_track():
+    """A track's private layers (t{track}_*) move that track's output and no other: rows of the
+    bar generator are (phrase, track, bar), and they once picked a bar where a track was meant."""
+    import jax.numpy as jnp
+
+    from symbolic.models.gan import GANConfig, MuseGAN, latent_shapes
+
+    config = GANConfig(tracks=3, bars=2, steps_per_bar=48, pitches=24, latent_dim=8, smooth=3)
+    model = MuseGAN(config)
+    z = {
+        k: jax.random.normal(jax.random.PRNGKey(i), s)
+        for i, (k, s) in enumerate(latent_shapes(config, 2).items())
+    }
+    params = model.init(jax.random.PRNGKey(0), z)["params"]
+    before = model.apply({"params": params}, z, method=MuseGAN.generate)
+    for track in range(config.tracks):
+        layers = {k for k in params["generator"] if k.startswith(f"t{track}_")}
+        assert layers == {f"t{track}_up2", f"t{track}_up3", f"t{track}_pitch"}
+        moved = jax.tree.map(lambda x: x, params)
+        moved["generator"] = {
+            k: jax.tree.map(lambda w: w + 0.5, v) if k in layers else v
+            for k, v in params["generator"].items()
+        }
+        after = model.apply({"params": moved}, z, method=MuseGAN.generate)
+        changed = jnp.abs(after - before).max(axis=(0, 2, 3)) > 1e-6
+        assert changed.tolist() == [t == track for t in range(config.tracks)]
+
+
 def test_four_devices_train_like_one(phrases_dir):
     from symbolic.training import config as config_lib
     from symbolic.training import parallel, trainer

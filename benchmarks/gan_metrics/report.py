@@ -109,9 +109,12 @@ def markdown(results: dict, sets: dict, musegan: dict) -> str:
         "decay, per-track private latents beside the shared ones, the given-track "
         "conditioning dropped at random (so the generator also learns from scratch), the "
         "critic's onset and chroma streams (they see fragmented notes and harmony directly), "
-        "and, as a variant, BinaryMuseGAN's straight-through binarisation (the critic then sees "
-        "the binary rolls that are scored). Diversity and distinct fraction are measured on "
-        "samples from scratch with fixed seeds.",
+        "and in the generator a pitch output that is a 5-step time convolution (against the "
+        "flicker of stride-2 upsampling that broke notes into one-step fragments), the given "
+        "track step by step at that output, and one chroma plan per beat that every track "
+        "reads. BinaryMuseGAN's straight-through binarisation stays an option "
+        "(`gan.binarize=ste`). Diversity and distinct fraction are measured on samples from "
+        "scratch with fixed seeds.",
         "",
         "How the runs were trained, the training time and what misses its target: `notes.md`.",
         "",

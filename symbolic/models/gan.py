@@ -7,13 +7,17 @@ Each bar of each track is decoded from [shared, shared_t[bar], private[track],
 private_t[track, bar]] by a bar generator of transposed convolutions (matmuls, as every
 kernel equals its stride): a trunk shared by the tracks, then private layers per track; time
 is upsampled 2x per layer and the last layer spreads each octave cell over its 12 pitches
-(MuseGAN's time / pitch factorisation). With `shared_latent=False` (the ablation) the two
-shared latents are zeroed.
+(MuseGAN's time / pitch factorisation). With `smooth` that last layer is a time convolution
+(against the blocky, flickering output of stride-2 upsampling, which breaks notes into
+one-step fragments). With `harmony` a chroma per beat is drawn from the shared inputs and read
+by every track's pitch output. With `shared_latent=False` (the ablation) the two shared
+latents are zeroed.
 
 Conditioning (MuseGAN's track-conditional mode, made optional): a given track's roll, encoded
-bar by bar, and a one-hot of which track it is are added to every bar's input; `present` 0
-drops it, and training drops it at random, so one generator samples from scratch and
-accompanies a given track.
+bar by bar, and a one-hot of which track it is are added to every bar's input (with
+`given_frames` also the given roll and its chroma step by step, beside the features of the
+pitch output, so the other tracks can follow its harmony); `present` 0 drops it, and training
+drops it at random, so one generator samples from scratch and accompanies a given track.
 
 Discriminator (a WGAN critic, no normalisation, for the gradient penalty): tracks as channels
 over (time in bar, pitch), plus BinaryMuseGAN's onset stream (positive time differences) and a
@@ -54,6 +58,9 @@ class GANConfig:
     condition_rate: float = 0.5  # the share of training phrases that get a given track
     streams: bool = True  # the discriminator's onset and chroma streams
     binarize: str = "none"  # "ste": the generator's output binarised, straight-through
+    smooth: int = 0  # > 0: each track's pitch output is a time convolution this wide
+    given_frames: bool = False  # the given roll and its chroma, step by step, at the output
+    harmony: bool = False  # a chroma per beat from the shared inputs, read by every track
     n_critic: int = 5  # critic updates per generator update
     gp_weight: float = 10.0
     d_learning_rate_ratio: float = 1.0  # the critic's learning rate / train.learning_rate
@@ -61,6 +68,7 @@ class GANConfig:
     def __post_init__(self) -> None:
         checks.at_least(self, 1, "tracks", "bars", "steps_per_bar", "steps_per_beat")
         checks.at_least(self, 1, "pitches", "latent_dim", "g_channels", "d_channels", "n_critic")
+        checks.at_least(self, 0, "smooth")
         checks.in_range(self, "condition_rate", 0.0, 1.0)
         checks.positive(self, "d_learning_rate_ratio")
         checks.in_range(self, "gp_weight", 0.0, 1e6)
@@ -172,19 +180,20 @@ class Generator(nn.Module):
             z["private_t"]
         )
         parts = [shared, jnp.broadcast_to(shared_t, shared.shape), private, private_t]
+        frames, common = None, [parts[0][:, 0], parts[1][:, 0]]  # the shared inputs, per bar
         if cfg.condition:
+            given, given_track, present = _given_or_none(cfg, batch, given, given_track, present)
             parts.append(self._given_features(given, given_track, present, batch))
+            common.append(parts[-1][:, 0])
+            if cfg.given_frames:
+                frames = given * present[:, None, None]
         h = jnp.concatenate(parts, axis=-1)  # [B, tracks, bars, F]
-        bars = self._bars(h.reshape(batch * cfg.tracks * cfg.bars, -1))
-        out = bars.reshape(batch, cfg.tracks, cfg.bars, cfg.steps_per_bar, cfg.pitches)
-        return out.reshape(batch, cfg.tracks, cfg.steps, cfg.pitches)
+        plan = self._harmony(jnp.concatenate(common, -1)) if cfg.harmony else None
+        bars = self._bars(h, frames, plan)
+        return bars.reshape(batch, cfg.tracks, cfg.steps, cfg.pitches)
 
     def _given_features(self, given, given_track, present, batch: int) -> jax.Array:
         cfg = self.config
-        if given is None:  # sampling from scratch
-            given = jnp.zeros((batch, cfg.steps, cfg.pitches))
-            given_track = jnp.zeros((batch,), jnp.int32)
-            present = jnp.zeros((batch,))
         feats = GivenEncoder(cfg, name="given_encoder")(given) * present[:, None, None]
         which = jax.nn.one_hot(given_track, cfg.tracks) * present[:, None]
         feats = jnp.concatenate(
@@ -192,27 +201,71 @@ class Generator(nn.Module):
         )
         return jnp.broadcast_to(feats[:, None], (batch, cfg.tracks, *feats.shape[1:]))
 
-    def _bars(self, h: jax.Array) -> jax.Array:
-        """[B * tracks * bars, F] -> bars [B * tracks * bars, steps_per_bar, pitches]."""
+    def _harmony(self, common: jax.Array) -> jax.Array:
+        """The shared inputs of each bar [B, bars, F] -> a chroma per step [B * bars,
+        steps_per_bar, 1, 12] in [0, 1], one per beat, that every track's output reads: the
+        tracks then share their harmony, as the voices of a chorale do."""
         cfg = self.config
+        beats = cfg.steps_per_bar // cfg.steps_per_beat
+        h = nn.relu(nn.Dense(4 * cfg.latent_dim, name="harmony_in")(common))
+        plan = jax.nn.sigmoid(nn.Dense(beats * 12, name="harmony_out")(h))
+        return jnp.repeat(plan.reshape(-1, beats, 1, 12), cfg.steps_per_beat, axis=1)
+
+    def _bars(self, h: jax.Array, frames, plan) -> jax.Array:
+        """[B, tracks, bars, F] (+ the given roll [B, S, P] and the harmony plan, or None) ->
+        bars [B, tracks, bars, steps_per_bar, pitches]."""
+        cfg = self.config
+        batch = h.shape[0]
         ups, octaves, c = cfg.upsamples, -(-cfg.pitches // 12), cfg.g_channels
         start = cfg.steps_per_bar // 2**ups
         x = nn.relu(nn.Dense(start * octaves * c, name="trunk_in")(h))
-        x = x.reshape(-1, start, octaves, c)
+        x = x.reshape(-1, start, octaves, c)  # rows: (batch, track, bar)
         shared_layers = ups // 2
         for i in range(shared_layers):
             c = max(c // 2, 8)
             x = nn.relu(up_time(x, c, f"trunk_up{i}"))
-        x = x.reshape(-1, cfg.tracks, *x.shape[1:])
-        out = []
-        for track in range(cfg.tracks):  # private layers per track
-            y, ct = x[:, track], c
-            for i in range(shared_layers, ups):
-                ct = max(ct // 2, 8)
-                y = nn.relu(up_time(y, ct, f"t{track}_up{i}"))
-            y = nn.Dense(12, name=f"t{track}_pitch")(y)  # each octave cell -> its 12 pitches
-            out.append(y.reshape(*y.shape[:2], -1)[..., : cfg.pitches])
-        return jax.nn.sigmoid(jnp.stack(out, axis=1).reshape(-1, cfg.steps_per_bar, cfg.pitches))
+        x = x.reshape(batch, cfg.tracks, cfg.bars, *x.shape[1:])
+        given_cells = None if frames is None else _frame_features(frames, cfg)
+        ys = [x[:, t].reshape(batch * cfg.bars, *x.shape[3:]) for t in range(cfg.tracks)]
+        ct = c
+        for i in range(shared_layers, ups):  # private layers per track
+            ct = max(ct // 2, 8)
+            ys = [nn.relu(up_time(y, ct, f"t{t}_up{i}")) for t, y in enumerate(ys)]
+        out = [self._pitch_output(y, t, given_cells, plan) for t, y in enumerate(ys)]
+        return jax.nn.sigmoid(jnp.stack(out, axis=1))
+
+    def _pitch_output(self, y: jax.Array, track: int, given_cells, plan) -> jax.Array:
+        """One track's features [B * bars, steps_per_bar, octaves, C] (+ the given track's
+        `_frame_features` and the harmony plan) -> logits [B, bars, steps_per_bar, pitches]."""
+        cfg = self.config
+        if given_cells is not None:
+            y = jnp.concatenate([y, given_cells], -1)
+        if plan is not None:
+            y = jnp.concatenate([y, jnp.broadcast_to(plan, (*y.shape[:3], 12))], -1)
+        if cfg.smooth:
+            # the pitch output as a time convolution (linear: an extra ReLU here let whole
+            # tracks die), so that neighbouring steps agree and notes hold
+            y = nn.Conv(12, (cfg.smooth, 1), name=f"t{track}_pitch")(y)
+        else:
+            y = nn.Dense(12, name=f"t{track}_pitch")(y)  # each octave cell -> 12 pitches
+        return y.reshape(-1, cfg.bars, cfg.steps_per_bar, y.shape[2] * 12)[..., : cfg.pitches]
+
+
+def _given_or_none(cfg: GANConfig, batch: int, given, given_track, present) -> tuple:
+    """The given track's inputs, zeros (absent) when sampling from scratch."""
+    if given is not None:
+        return given, given_track, present
+    zeros = jnp.zeros((batch, cfg.steps, cfg.pitches))
+    return zeros, jnp.zeros((batch,), jnp.int32), jnp.zeros((batch,))
+
+
+def _frame_features(frames: jax.Array, cfg: GANConfig) -> jax.Array:
+    """The given roll [B, S, P] as per-step features of every bar and octave cell
+    [B * bars, steps_per_bar, octaves, 24]: its 12 pitches in that octave and its chroma."""
+    cells = octave_cells(_octaves(frames[..., None]))  # [B, S, O, 12]
+    chroma = jnp.broadcast_to(cells.sum(2, keepdims=True).clip(0, 1), cells.shape)
+    feats = jnp.concatenate([cells, chroma], -1)
+    return feats.reshape(-1, cfg.steps_per_bar, *feats.shape[2:])
 
 
 def binarize_ste(probs: jax.Array) -> jax.Array:
