@@ -214,3 +214,24 @@ def test_manifest_command_prints_the_leak_warning(pop_with_versions, tmp_path, c
     bad = ["manifest", str(pop_with_versions), "--out", str(tmp_path / "c.json"), "--group-by", "x"]
     assert main(bad) == 2
     assert not (tmp_path / "c.json").exists()
+
+
+def test_max_works_keeps_the_first_works_of_each_split_as_the_full_folder_splits_them(
+    pop_with_versions, tmp_path
+):
+    from symbolic.cli import main
+
+    full = mf.load_manifest(
+        mf.write_folder_manifest(pop_with_versions, tmp_path / "full.json", group_by="top")
+    )
+    out = tmp_path / "subset.json"
+    args = ["--out", str(out), "--group-by", "top", "--max-works", "train=3"]
+    assert main(["manifest", str(pop_with_versions), *args, "--max-works", "test=0"]) == 0
+    subset = mf.load_manifest(out)
+    want = [w for w in full.works if w.split == "train"][:3]
+    want += [w for w in full.works if w.split == "valid"]
+    assert sorted(subset.works, key=lambda w: w.path) == sorted(want, key=lambda w: w.path)
+    assert "the first 3 train, 0 test works" in subset.description
+    with pytest.raises(SystemExit):  # argparse's usage error
+        main(["manifest", str(pop_with_versions), *args, "--max-works", "train=x"])
+    assert main(["manifest", str(pop_with_versions), *args, "--max-works", "tset=1"]) == 2

@@ -20,6 +20,7 @@ def cmd_manifest(args) -> None:
         licence=args.licence,
         exclude=tuple(args.exclude),
         group_by=args.group_by,
+        max_works=dict(args.max_works) or None,
     )
     manifest = load_manifest(path)
     print(f"wrote {path} ({len(manifest.works)} works, {len(manifest.excluded)} excluded)")
@@ -76,7 +77,22 @@ def add_manifest(subparsers) -> None:
         help="keep all files of one work in one split: grouped by their first folder (top), "
         "their own folder (parent), or a regex's first group on the relative path",
     )
+    p.add_argument(
+        "--max-works",
+        action="append",
+        default=[],
+        type=_split_count,
+        metavar="SPLIT=N",
+        help="keep only the first N works of a split (after splitting), e.g. train=60; repeatable",
+    )
     p.set_defaults(func=cmd_manifest)
+
+
+def _split_count(text: str) -> tuple[str, int]:
+    split, _, count = text.partition("=")
+    if not count.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: want SPLIT=N, e.g. train=60")
+    return split, int(count)
 
 
 def add_prepare(subparsers) -> None:

@@ -262,6 +262,7 @@ def build_manifest(
     base_dir: str | Path = ".",
     exclude: tuple[str, ...] = (),
     group_by: str | None = None,
+    max_works: dict[str, int] | None = None,
 ) -> Manifest:
     """Scan a source and build a manifest (hashes every file).
 
@@ -273,6 +274,8 @@ def build_manifest(
         exclude: globs of paths left out (matched on the relative path and on each of its
             folder and file names, so ``versions`` leaves out every ``versions/`` folder).
         group_by: split by group rather than by work (``group_key``).
+        max_works: {split: N}: keep only the first N works of that split (in the manifest's
+            order), a subset that keeps the full folder's split; the description records it.
     """
     _check_source(source, "source")
     group_by = check_group_by(group_by)
@@ -294,6 +297,9 @@ def build_manifest(
         Work(id=w, path=rel, sha256=file_sha256(root / rel), split=split_of[g or w], group=g)
         for (w, rel), g in zip(selected, groups, strict=True)
     )
+    if max_works:
+        works, note = _first_works(works, max_works)
+        description = f"{description} {note}".strip()
     return Manifest(
         name,
         dict(source),
@@ -304,6 +310,24 @@ def build_manifest(
         description=description,
         group_by=group_by,
     )
+
+
+def _first_works(works: tuple[Work, ...], max_works: dict[str, int]) -> tuple[tuple, str]:
+    """The works with at most max_works[split] of each split named there, and a note of it."""
+    unknown = set(max_works) - set(SPLITS)
+    if unknown or any(n < 0 for n in max_works.values()):
+        raise ManifestError(
+            f"--max-works: want SPLIT=N with SPLIT in {SPLITS} and N >= 0, got {max_works}"
+        )
+    kept, seen = [], dict.fromkeys(SPLITS, 0)
+    for work in works:
+        seen[work.split] += 1
+        if seen[work.split] <= max_works.get(work.split, seen[work.split]):
+            kept.append(work)
+    if not kept:
+        raise ManifestError(f"--max-works {max_works}: no works left")
+    limits = ", ".join(f"{n} {split}" for split, n in max_works.items())
+    return tuple(kept), f"A subset: the first {limits} works of the folder's split."
 
 
 def _group_splits(keys: list[str], seed: int) -> dict[str, str]:
@@ -342,11 +366,12 @@ def write_folder_manifest(
     licence: str | None = None,
     exclude: tuple[str, ...] = (),
     group_by: str | None = None,
+    max_works: dict[str, int] | None = None,
 ) -> Path:
     """Write a manifest for a folder of MIDI files to ``out``; returns ``out``.
 
-    This is what ``symbolic manifest DIR --out FILE`` runs (``exclude`` and ``group_by`` as
-    in `build_manifest`). Raises ManifestError for a missing folder or one without
+    This is what ``symbolic manifest DIR --out FILE`` runs (``exclude``, ``group_by`` and
+    ``max_works`` as in `build_manifest`). Raises ManifestError for a missing folder or one without
     .mid/.midi files.
 
     The folder is stored relative to ``out``'s folder when possible, so the pair can move
@@ -364,6 +389,7 @@ def write_folder_manifest(
         licence=licence,
         exclude=exclude,
         group_by=group_by,
+        max_works=max_works,
     )
     # Scanned by absolute path (``out``'s folder may not exist yet), stored relative.
     return write_manifest(replace(manifest, source={"type": "folder", "path": rel}), out)
