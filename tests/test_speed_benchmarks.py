@@ -73,6 +73,20 @@ def test_process_helpers():
     assert len(loads) == 3 and min(loads) >= 0
 
 
+def test_the_memory_watcher_reports_each_childs_own_peak():
+    from benchmarks.scaling.memory import watch
+
+    ballast = np.ones(32 * 2**20)  # 256 MiB resident here, which a child's ru_maxrss inherits
+    budget = 8 * 2**30
+    idle = watch([sys.executable, "-c", "import time; time.sleep(0.5)"], budget, 60)
+    grows = "import numpy as np, time; a = np.ones(64 * 2**20); time.sleep(0.5)"  # 512 MiB
+    grown = watch([sys.executable, "-c", grows], budget, 60)
+    del ballast
+    assert idle.outcome == grown.outcome == "ok"
+    assert idle.peak_rss_gib * 1024 < 128
+    assert 512 < grown.peak_rss_gib * 1024 < 768
+
+
 @pytest.mark.parametrize(("before", "idle"), [("0.12, 0.50, 0.9", True), ("9.40, 2.0, 1.0", False)])
 def test_load_line_says_whether_other_jobs_shared_the_cores(before, idle):
     line = load_line({"load_before": f"load average {before}", "load_after": "load average 2"})

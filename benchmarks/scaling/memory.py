@@ -37,6 +37,7 @@ from benchmarks.common import (
     load_line,
     markdown_table,
     merge_section,
+    peak_rss_mb,
 )
 
 OUT_DIR = Path(__file__).resolve().parent
@@ -60,7 +61,7 @@ SAMPLE_TOKENS = 2048  # the demo model's whole window
 @dataclass
 class Probe:
     """One child process's end: `outcome` ok | out_of_memory | too_slow | low_free_memory |
-    failed; peak RSS from the kernel's rusage; the RESULT/INFO lines it printed."""
+    failed; its own peak RSS (`child_peak_bytes`); the RESULT/INFO lines it printed."""
 
     outcome: str
     peak_rss_gib: float
@@ -78,16 +79,27 @@ def mem_available() -> int:
     raise OSError("/proc/meminfo: no MemAvailable line")
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of process `pid` now (0 once it is gone)."""
+def status_bytes(pid: int, field: str) -> int:
+    """A memory line of process `pid`'s /proc status (VmRSS: now, VmHWM: its peak so far) in
+    bytes; 0 once it is gone."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def child_peak_bytes(ru_maxrss_kib: int, inherited_bytes: int, polled_hwm_bytes: int) -> int:
+    """A child's own peak RSS. Its rusage ru_maxrss starts at the parent's high-water mark
+    (it survives fork and exec), so it is the child's own figure only where it rose above
+    that; otherwise the child's VmHWM, the highest read while it ran, is (it misses growth
+    only in the last poll before the child exits, which a figure below the parent's peak
+    can afford)."""
+    from_rusage = ru_maxrss_kib * 1024  # KiB on Linux
+    return from_rusage if from_rusage > inherited_bytes else polled_hwm_bytes
 
 
 def watch(command: list[str], budget: int, time_cap_s: float, env: dict | None = None) -> Probe:
@@ -99,6 +111,8 @@ def watch(command: list[str], budget: int, time_cap_s: float, env: dict | None =
         resource.setrlimit(resource.RLIMIT_AS, (budget + AS_SLACK, budget + AS_SLACK))
 
     started = time.monotonic()
+    inherited = int(peak_rss_mb() * 1024 * 1024)  # the child's ru_maxrss starts here
+    hwm = 0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
             command,
@@ -114,7 +128,8 @@ def watch(command: list[str], budget: int, time_cap_s: float, env: dict | None =
             waited = os.wait4(proc.pid, os.WNOHANG)
             if waited[0]:
                 break
-            if rss_bytes(proc.pid) > budget:
+            hwm = max(hwm, status_bytes(proc.pid, "VmHWM"))
+            if status_bytes(proc.pid, "VmRSS") > budget:
                 outcome = "out_of_memory"
             elif time.monotonic() - started > time_cap_s:
                 outcome = "too_slow"
@@ -135,7 +150,7 @@ def watch(command: list[str], budget: int, time_cap_s: float, env: dict | None =
     if outcome is None and proc.returncode != 0:
         exhausted = ("RESOURCE_EXHAUSTED", "MemoryError", "std::bad_alloc", "Cannot allocate")
         outcome = "out_of_memory" if any(s in stderr for s in exhausted) else "failed"
-    peak = usage.ru_maxrss * 1024 / GIB  # ru_maxrss is in KiB on Linux
+    peak = child_peak_bytes(usage.ru_maxrss, inherited, hwm) / GIB
     error = stderr.strip().splitlines()[-1] if outcome == "failed" and stderr.strip() else ""
     return Probe(outcome or "ok", peak, time.monotonic() - started, result, info, error)
 
