@@ -56,3 +56,18 @@ def test_train_writes_scalars_that_tensorboard_reads_back(chorale_data_dir, tmp_
     assert sorted(resumed["train/loss"]) == [5, 10, 15, 20]
     assert resumed["train/loss"][10] == pytest.approx(scalars["train/loss"][10])
     assert resumed["train/loss"][15] != 999.0  # replaced by the resumed session's step 15
+
+
+def test_two_sessions_opened_in_one_second_keep_both_files(tmp_path):
+    # tensorboardX names an event file by the second it opened; without a finer suffix the
+    # second session truncated the first's file (a flaky resume test showed steps 5 and 10 lost)
+    from symbolic.training.event_files import TensorBoardLog
+
+    for step in (5, 15):
+        log = TensorBoardLog(tmp_path)
+        log.write({"split": "train", "step": step, "loss": float(step)})
+        log.close()
+    reader = event_accumulator.EventAccumulator(str(tmp_path))
+    reader.Reload()
+    assert [e.step for e in reader.Scalars("train/loss")] == [5, 15]
+    assert len(list(tmp_path.iterdir())) == 2

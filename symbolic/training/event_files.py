@@ -11,6 +11,7 @@ metrics.jsonl drops the records it replays, so every step is shown once.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 EVENTS_DIR = "tensorboard"  # RUN_DIR/tensorboard
@@ -35,7 +36,12 @@ class TensorBoardLog:
 
             # Events at steps >= purge_step are hidden; the restored step's own are kept.
             purge = None if self.purge_step is None else self.purge_step + 1
-            self.writer = SummaryWriter(str(self.log_dir), purge_step=purge)
+            # tensorboardX names a file by the second it opened: a second writer in the same
+            # second would truncate the first's file, so the name also carries nanoseconds
+            # (which keep the files in the order they were written)
+            self.writer = SummaryWriter(
+                str(self.log_dir), purge_step=purge, filename_suffix=f".{time.time_ns()}"
+            )
         for key, value in record.items():
             scalar = isinstance(value, int | float) and not isinstance(value, bool)
             if key != "step" and scalar and math.isfinite(value):
