@@ -83,15 +83,24 @@ def peak_rss_mb() -> float:
     read a little lower after memory is freed: the largest reading so far is kept, as a peak
     never falls. ru_maxrss where there is no /proc."""
     global _highest_peak_mb
-    status = Path("/proc/self/status")
-    if not status.exists():
+    if not Path("/proc/self/status").exists():
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-    for line in status.read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            _highest_peak_mb = max(_highest_peak_mb, int(line.split()[1]) / 1024.0)
+    hwm_kib = proc_memory_kib().get("VmHWM", 0)
+    _highest_peak_mb = max(_highest_peak_mb, hwm_kib / 1024.0)
     return _highest_peak_mb
+
+
+def proc_memory_kib(pid: int | str = "self") -> dict[str, int]:
+    """The memory lines of process `pid`'s /proc status in KiB ({"VmRSS": now, "VmHWM": its
+    peak so far, ...}), read in one go; {} once the process is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    fields = (line.split() for line in status.splitlines())
+    return {f[0].rstrip(":"): int(f[1]) for f in fields if len(f) == 3 and f[2] == "kB"}
 
 
 def load_average() -> str:

@@ -166,7 +166,7 @@ def test_each_tracks_private_layers_shape_only_that_track():
     for track in range(config.tracks):
         layers = {k for k in params["generator"] if k.startswith(f"t{track}_")}
         assert layers == {f"t{track}_up2", f"t{track}_up3", f"t{track}_pitch"}
-        moved = jax.tree.map(lambda x: x, params)
+        moved = dict(params)
         moved["generator"] = {
             k: jax.tree.map(lambda w: w + 0.5, v) if k in layers else v
             for k, v in params["generator"].items()

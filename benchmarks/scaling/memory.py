@@ -38,6 +38,7 @@ from benchmarks.common import (
     markdown_table,
     merge_section,
     peak_rss_mb,
+    proc_memory_kib,
 )
 
 OUT_DIR = Path(__file__).resolve().parent
@@ -79,19 +80,6 @@ def mem_available() -> int:
     raise OSError("/proc/meminfo: no MemAvailable line")
 
 
-def status_bytes(pid: int, field: str) -> int:
-    """A memory line of process `pid`'s /proc status (VmRSS: now, VmHWM: its peak so far) in
-    bytes; 0 once it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def child_peak_bytes(ru_maxrss_kib: int, inherited_bytes: int, polled_hwm_bytes: int) -> int:
     """A child's own peak RSS. Its rusage ru_maxrss starts at the parent's high-water mark
     (it survives fork and exec), so it is the child's own figure only where it rose above
@@ -128,8 +116,9 @@ def watch(command: list[str], budget: int, time_cap_s: float, env: dict | None =
             waited = os.wait4(proc.pid, os.WNOHANG)
             if waited[0]:
                 break
-            hwm = max(hwm, status_bytes(proc.pid, "VmHWM"))
-            if status_bytes(proc.pid, "VmRSS") > budget:
+            memory = proc_memory_kib(proc.pid)
+            hwm = max(hwm, memory.get("VmHWM", 0) * 1024)
+            if memory.get("VmRSS", 0) * 1024 > budget:
                 outcome = "out_of_memory"
             elif time.monotonic() - started > time_cap_s:
                 outcome = "too_slow"

@@ -322,7 +322,7 @@ def _first_works(works: tuple[Work, ...], max_works: dict[str, int]) -> tuple[tu
     kept, seen = [], dict.fromkeys(SPLITS, 0)
     for work in works:
         seen[work.split] += 1
-        if seen[work.split] <= max_works.get(work.split, seen[work.split]):
+        if work.split not in max_works or seen[work.split] <= max_works[work.split]:
             kept.append(work)
     if not kept:
         raise ManifestError(f"--max-works {max_works}: no works left")

@@ -180,11 +180,12 @@ class Generator(nn.Module):
             z["private_t"]
         )
         parts = [shared, jnp.broadcast_to(shared_t, shared.shape), private, private_t]
-        frames, common = None, [parts[0][:, 0], parts[1][:, 0]]  # the shared inputs, per bar
+        frames, common = None, [shared[:, 0], shared_t[:, 0]]  # the shared inputs, per bar
         if cfg.condition:
             given, given_track, present = _given_or_none(cfg, batch, given, given_track, present)
-            parts.append(self._given_features(given, given_track, present, batch))
-            common.append(parts[-1][:, 0])
+            given_feats = self._given_features(given, given_track, present, batch)
+            parts.append(given_feats)
+            common.append(given_feats[:, 0])
             if cfg.given_frames:
                 frames = given * present[:, None, None]
         h = jnp.concatenate(parts, axis=-1)  # [B, tracks, bars, F]
