@@ -269,12 +269,14 @@ def write_transcriber_run(run_dir: Path) -> Path:
     from symbolic.training import config as config_lib
 
     features = FeatureParams()
-    meta = AudioMeta(features.sample_rate, features.hop_length, features.n_mels, features.to_json())
+    meta = AudioMeta(
+        features.sample_rate, features.hop_length, features.num_bins, features.to_json()
+    )
     config = config_lib.resolve("transcriber", "tiny")
     config = dataclasses.replace(
-        config, model=dataclasses.replace(config.model, num_bins=features.n_mels)
+        config, model=dataclasses.replace(config.model, num_bins=features.num_bins)
     )
-    frames = jnp.zeros((1, 64, features.n_mels), jnp.float32)
+    frames = jnp.zeros((1, 64, features.num_bins), jnp.float32)
     params = models.build("transcriber", config.model).init(jax.random.PRNGKey(0), frames)
     run_dir.mkdir(parents=True)
     config.save(run_dir / checkpoint.CONFIG_FILE)

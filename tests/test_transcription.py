@@ -74,12 +74,41 @@ def test_a_rendered_note_sounds_from_its_target_onset_frame():
     assert onset_frame == 25
     first_sample = int(np.flatnonzero(np.abs(audio) > 1e-3)[0])
     assert round(first_sample / PARAMS.hop_length) == onset_frame
-    energy = features_lib.log_mel(audio, PARAMS).max(axis=1)
-    reach = PARAMS.n_fft // 2 // PARAMS.hop_length  # frames a window reaches ahead (3)
+    mel = features_lib.FeatureParams(kind="log_mel")
+    energy = features_lib.compute(audio, mel).max(axis=1)
+    reach = mel.n_fft // 2 // mel.hop_length  # frames a window reaches ahead (3)
     silence = energy[0]
     assert np.all(energy[: onset_frame - reach - 1] <= silence + 1.0)
     assert energy[onset_frame] > silence + 10.0
     assert np.argmax(np.diff(energy)) + 1 in range(onset_frame - reach, onset_frame + 1)
+
+
+@needs_synth
+def test_cqt_features_put_a_rendered_note_on_its_own_bins():
+    """The CQT has 3 bins a semitone from a third of a semitone below A0, so key k's centre is
+    bin 3k + 1: a held flute note peaks there while it sounds, and the frames before it are
+    silent; its octave below gets no comparable energy."""
+    params = features_lib.FeatureParams(kind="cqt")
+    rng = np.random.default_rng(0)
+    pitch = 69  # A4, 440 Hz
+    notes = sorted_notes([(0.5, 1.5, pitch, 100)])
+    audio = synth.render_notes(notes, synth.Variant(program=73, reverb=False), 16000, None, rng)
+    feats = features_lib.compute(audio, params)
+    assert (
+        feats.shape
+        == (features_lib.num_frames(audio.size, params), params.num_bins)
+        == (
+            feats.shape[0],
+            288,
+        )
+    )
+    centre = 3 * (pitch - 21) + 1
+    held = feats[35:70]  # 0.7 s .. 1.4 s
+    assert np.all(np.abs(held.argmax(axis=1) - centre) <= 1)
+    assert held[:, centre].mean() > held[:, centre - 36].mean() + 5.0
+    assert feats[:15].max() < held[:, centre].mean() - 10.0
+    with pytest.raises(ValueError, match="Nyquist"):
+        features_lib.FeatureParams(kind="cqt", n_bins=300)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +184,7 @@ def test_transcribe_writes_midi_that_mido_and_music21_open(overfit_run, tmp_path
     # the transcription is the chorale excerpt (times at tempo 90 read back as seconds)
     got = midi_file_notes(out)
     assert abs(len(got) - len(notes)) <= 0.2 * len(notes)
-    assert feats.shape[1] == PARAMS.n_mels
+    assert feats.shape[1] == PARAMS.num_bins
 
 
 @needs_synth
@@ -191,7 +220,7 @@ def test_audio_meta_round_trips_and_the_trainer_dispatches_on_it(tmp_path):
     from symbolic.training import config as config_lib
     from symbolic.training.sources import check_data_kind
 
-    meta = AudioMeta(16000, 320, 229, PARAMS.to_json(), programs={"train": [0, 19]})
+    meta = AudioMeta(16000, 320, PARAMS.num_bins, PARAMS.to_json(), programs={"train": [0, 19]})
     path = write_meta(meta, tmp_path / "meta.json")
     assert read_meta(path) == meta
     assert json.loads(path.read_text())["kind"] == "audio"
@@ -222,6 +251,43 @@ def test_audio_prepare_skips_a_bad_work_with_its_reason(tmp_path):
     # each rendered copy's reference notes are the notes its labels mark
     assert split.labels[:, 0].sum() == len(split.notes)
     assert not list(tmp_path.glob(".data.tmp-*"))  # the temp folder is gone
+
+
+@needs_synth
+def test_each_manifest_can_have_its_own_programs(tmp_path, capsys):
+    """--manifest-programs: the works of the named manifest are rendered with its programs (as
+    POP909's songs as piano), the others with --programs; an unknown name is one error line."""
+    from symbolic.audio.dataset import prepare_audio
+    from symbolic.cli import main
+
+    chorales = write_chorale_manifest(tmp_path / "chorales.json", train=2, valid=0, test=0)
+    data = json.loads(chorales.read_text())
+    piano = tmp_path / "piano.json"
+    piano.write_text(json.dumps({**data, "name": "piano_set", "works": data["works"][1:]}))
+    chorales.write_text(json.dumps({**data, "works": data["works"][:1]}))
+    out = tmp_path / "data"
+    meta = prepare_audio(
+        [chorales, piano],
+        out,
+        copies=4,
+        programs=(48, 52),
+        manifest_programs={"piano_set": (0,)},
+        max_seconds=1.0,
+        workers=1,
+        progress=False,
+    )
+    sources = json.loads((out / "train_sources.json").read_text())
+    programs = {}
+    for source in sources:
+        programs.setdefault(source["work"], set()).add(source["variant"]["program"])
+    first, second = (w["id"] for w in data["works"][:2])
+    assert programs[second] == {0} and programs[first] <= {48, 52}
+    assert meta.augment["manifest_programs"] == {"piano_set": [0]}
+    args = ["audio", "prepare", str(chorales), str(piano), "--out", str(tmp_path / "x")]
+    assert main([*args, "--manifest-programs", "piano_sets=0"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "piano_sets" in error and "piano_set" in error
+    assert not (tmp_path / "x").exists()
 
 
 @needs_synth

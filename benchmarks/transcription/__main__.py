@@ -3,7 +3,7 @@ basic-pitch 0.4.0 (its bundled ONNX model) on the same held-out audio, with mir_
 
 Sets (rendered here through FluidSynth at 44.1 kHz stereo, the first `--seconds` of each work):
   seen     Bach chorales of the manifest's test split, each with one of the GM programs the
-           transcriber was trained on (`symbolic.audio.synth.SEEN_PROGRAMS`);
+           transcriber was trained on (its meta.json's, by default `synth.SEEN_PROGRAMS`);
   unseen   the same chorales with programs it never heard (`UNSEEN_PROGRAMS`);
   pop909   songs of POP909's test split rendered as piano (../shared/data/pop909).
 Both systems read the same WAV files (ours resamples them to 16 kHz with librosa, basic-pitch to
@@ -95,7 +95,9 @@ def _pieces(manifest_path: Path, count: int, programs: tuple[int, ...], seconds:
     return out
 
 
-def build_sets(count: int, seconds: float) -> dict[str, list[tuple[str, Path, np.ndarray]]]:
+def build_sets(
+    count: int, seconds: float, seen_programs: tuple[int, ...]
+) -> dict[str, list[tuple[str, Path, np.ndarray]]]:
     """Render every set once into WORK/audio (kept between runs); -> {set: [(id, wav, notes)]}."""
     from symbolic.audio import synth
     from symbolic.data.manifest import write_folder_manifest
@@ -105,7 +107,7 @@ def build_sets(count: int, seconds: float) -> dict[str, list[tuple[str, Path, np
     if not pop_manifest.is_file():  # the split `symbolic manifest --group-by top` gives
         write_folder_manifest(POP909, pop_manifest, name="pop909", group_by="top")
     specs = {
-        "seen": (BACH, synth.SEEN_PROGRAMS),
+        "seen": (BACH, seen_programs),
         "unseen": (BACH, synth.UNSEEN_PROGRAMS),
         "pop909": (pop_manifest, (0,)),
     }
@@ -125,12 +127,10 @@ def build_sets(count: int, seconds: float) -> dict[str, list[tuple[str, Path, np
     return sets
 
 
-def ours(run_dir: Path):
-    """A transcribe function: WAV path -> notes [N, 4], with our run."""
+def ours(run):
+    """A transcribe function: WAV path -> notes [N, 4], with our `TranscriberRun`."""
     from symbolic.audio.features import load_audio
-    from symbolic.transcription.run import load_transcriber
 
-    run = load_transcriber(run_dir)
     rate = run.params_features.sample_rate
     return lambda wav: run.transcribe_audio(load_audio(wav, rate))
 
@@ -179,7 +179,9 @@ def _duration(wav: Path) -> float:
 def measure(system: str, wav: Path, run_dir: Path) -> dict:
     """In this (fresh) process: one warm-up on a short file, then the real-time factor and the
     peak resident memory of transcribing `wav`."""
-    transcribe = ours(run_dir) if system == "ours" else basic_pitch()
+    from symbolic.transcription.run import load_transcriber
+
+    transcribe = ours(load_transcriber(run_dir)) if system == "ours" else basic_pitch()
     transcribe(sorted((WORK / "audio" / "seen").glob("*.wav"))[0])  # compile / load once
     began = time.perf_counter()
     notes = transcribe(wav)
@@ -272,10 +274,14 @@ def train_summary(run_dir: Path) -> dict:
 def run_benchmark(args) -> dict:
     """Score both systems on every set; results.json's flat record."""
     import symbolic.audio.synth as synth
+    from symbolic.transcription.run import load_transcriber
 
     results: dict = {"load_before": load_average()}
-    sets = build_sets(args.pieces, args.seconds)
-    systems = {"ours": ours(args.run)}
+    run = load_transcriber(args.run)
+    augment = run.meta.augment
+    seen = tuple(augment["programs"])
+    sets = build_sets(args.pieces, args.seconds, seen)
+    systems = {"ours": ours(run)}
     if basic_pitch_version() is not None and not args.skip_basic_pitch:
         systems["basic_pitch"] = basic_pitch()
     for system, transcribe in systems.items():
@@ -302,9 +308,12 @@ def run_benchmark(args) -> dict:
     results |= {
         "pieces_per_set": args.pieces,
         "seconds_per_piece": args.seconds,
-        "seen_programs": ",".join(map(str, synth.SEEN_PROGRAMS)),
+        "seen_programs": ",".join(map(str, seen)),
         "unseen_programs": ",".join(map(str, synth.UNSEEN_PROGRAMS)),
         "run": os.path.relpath(Path(args.run).resolve(), REPO_ROOT),
+        "features": run.params_features.kind,
+        "train_copies": augment["copies"],
+        "train_max_seconds": augment["max_seconds"],
         "train_wall_s": summary["wall_s"],
         "train_steps": summary["steps"],
         "num_params": summary["num_params"],
@@ -370,6 +379,8 @@ def markdown(results: dict) -> str:
         f"with offsets {results['round_trip_note_offset_f1']:.3f}, frame F1 "
         f"{results['round_trip_frame_f1']:.3f}"
     )
+    copies, seconds = results["train_copies"], results["train_max_seconds"]
+    span = "whole works" if seconds is None else f"first {seconds:g} s"
     return f"""# Transcription: ours vs basic-pitch
 
 `{results["command"]}`, run `{results["run"]}` ({results["num_params"]:,} parameters, trained
@@ -393,11 +404,11 @@ Round trip (generate with the demo Transformer, render, transcribe, compare): {t
 
 Targets of the issue: {targets(results)}
 
-Training data: the Bach chorales' train split (2 augmented renders each, first 60 s) and 60 POP909
-train songs (first 60 s, same augmentation: programs drawn from the seen set, so not only piano);
-no test work of any set is in it. The chorale renders use the same SoundFont as the test audio,
-so "seen programs" means the same synthesiser patches: these are in-domain figures, not figures on
-recordings.
+Features: {results["features"]}. Training data: the Bach chorales' train split and 60 POP909
+train songs, {copies} augmented renders each ({span}; programs drawn from the seen set, so the
+songs not only as piano); no test work of any set is in it. The chorale renders use the same
+SoundFont as the test audio, so "seen programs" means the same synthesiser patches: these are
+in-domain figures, not figures on recordings.
 
 Published anchors, **on other data** (real recordings, not our renders), for scale only:
 

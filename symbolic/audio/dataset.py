@@ -3,7 +3,8 @@
 ``out_dir`` holds, per split (train, valid, test), every rendered copy of its works
 concatenated along time:
 
-* ``{split}_features.npy``: ``[frames, num_bins] float16`` log-mel (``features.log_mel``);
+* ``{split}_features.npy``: ``[frames, num_bins] float16`` log-mel or log-CQT
+  (``features.compute``);
 * ``{split}_labels.npy``: ``[frames, 4, num_keys] uint8``: onset, frame, offset (0/1) and
   velocity (1..127 at onset frames) of each key (``notes.frame_targets``);
 * ``{split}_index.npy``: ``[pieces + 1] int64``, first frame of each piece (last: the total);
@@ -97,7 +98,7 @@ def render_piece(
     """One rendered copy: the variant's notes, its audio's features and their frame labels."""
     played = synth.variant_notes(notes, variant, rng)
     audio = synth.render_notes(played, variant, params.sample_rate, soundfont, rng)
-    feats = features_lib.log_mel(audio, params)
+    feats = features_lib.compute(audio, params)
     targets = frame_targets(played, len(feats), params.frames_per_second)
     labels = np.stack([targets[name] for name in LABELS], axis=1)
     return _Piece(variant, feats.astype(np.float16), labels, played)
@@ -193,6 +194,7 @@ def prepare_audio(
     *,
     copies: int = 2,
     programs: tuple[int, ...] = synth.SEEN_PROGRAMS,
+    manifest_programs: dict[str, tuple[int, ...]] | None = None,
     params: features_lib.FeatureParams | None = None,
     max_seconds: float | None = None,
     soundfont: str | Path | None = None,
@@ -203,10 +205,14 @@ def prepare_audio(
     """Render and featurise every work of one or more manifests into ``out_dir`` (layout: module
     doc; each work keeps its own manifest's split, so several data sets train one model).
 
-    ``copies`` augmented renders per train work, drawn from ``programs``; ``max_seconds`` keeps
+    ``copies`` augmented renders per train work, drawn from ``programs``, or for the works of a
+    manifest named in ``manifest_programs`` from its own programs (POP909's songs as piano, say,
+    beside chorales in many timbres); ``max_seconds`` keeps
     only each work's first seconds (quick data sets, tests). Raises RenderError without
     FluidSynth or a SoundFont, RuntimeError when every work was skipped."""
-    if copies < 1 or not programs or any(not 0 <= p <= 127 for p in programs):
+    manifest_programs = {name: tuple(p) for name, p in (manifest_programs or {}).items()}
+    every = [programs, *manifest_programs.values()]
+    if copies < 1 or any(not p or not all(0 <= x <= 127 for x in p) for p in every):
         raise ValueError("audio prepare: need --copies >= 1 and GM programs in 0..127")
     if workers is not None and not workers >= 1:  # -1 or 0 would mean one, silently
         raise ValueError(f"audio prepare: --workers must be >= 1, got {workers}")
@@ -217,6 +223,10 @@ def prepare_audio(
     params = params or features_lib.FeatureParams()
     paths = [manifest_paths] if isinstance(manifest_paths, (str, Path)) else list(manifest_paths)
     manifests = [load_manifest(path) for path in paths]
+    unknown = sorted(set(manifest_programs) - {m.name for m in manifests})
+    if unknown:
+        names = ", ".join(m.name for m in manifests)
+        raise ValueError(f"audio prepare: --manifest-programs names {unknown}; manifests: {names}")
     render_lib.find_fluidsynth()
     font = render_lib.find_soundfont(soundfont)
     out_dir = Path(out_dir).resolve()
@@ -226,7 +236,9 @@ def prepare_audio(
         _Task(
             work,
             manifest_source_root(manifest),
-            work_variants(work, copies, tuple(programs), seed),
+            work_variants(
+                work, copies, manifest_programs.get(manifest.name, tuple(programs)), seed
+            ),
             seed,
             params,
             font,
@@ -248,11 +260,11 @@ def prepare_audio(
         if len(skipped) == len(tasks):
             first = "; ".join(f"{s.file}: {s.reason}" for s in skipped[:3])
             raise RuntimeError(f"audio prepare: every work was skipped ({first})")
-        counts = {s: w.finish(params.n_mels, 88) for s, w in writers.items()}
+        counts = {s: w.finish(params.num_bins, 88) for s, w in writers.items()}
         meta = AudioMeta(
             sample_rate=params.sample_rate,
             hop_length=params.hop_length,
-            num_bins=params.n_mels,
+            num_bins=params.num_bins,
             features=params.to_json(),
             programs={
                 s: sorted(
@@ -268,6 +280,7 @@ def prepare_audio(
             augment={
                 "copies": copies,
                 "programs": list(programs),
+                "manifest_programs": {k: list(v) for k, v in manifest_programs.items()},
                 "max_seconds": max_seconds,
                 "splits": ["train"],
                 "velocity_scale": [0.6, 1.3],

@@ -4,7 +4,7 @@ its activations, and notes as a DAW-ready MIDI file. Never imports jax.
 Notes are float64 arrays [N, 4]: onset (s), offset (s), MIDI pitch, velocity (1..127), sorted
 by onset then pitch. Frame arrays are [frames, num_keys], key k being MIDI pitch
 `lowest_pitch + k` (the 88 piano keys by default); frame t covers time t / fps, the centre of
-the feature frame (`features.log_mel`).
+the feature frame (`features.compute`).
 """
 
 from __future__ import annotations

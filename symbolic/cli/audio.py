@@ -18,15 +18,26 @@ def _programs(text: str) -> tuple[int, ...]:
         ) from err
 
 
+def _manifest_programs(text: str) -> tuple[str, tuple[int, ...]]:
+    """`--manifest-programs pop909=0,1` -> ("pop909", (0, 1))."""
+    name, sep, programs = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=0,1 (a manifest's name), got {text!r}")
+    return name.strip(), _programs(programs)
+
+
 def cmd_audio_prepare(args) -> None:
     from symbolic.audio import synth
     from symbolic.audio.dataset import prepare_audio
+    from symbolic.audio.features import FeatureParams
 
     meta = prepare_audio(
         args.manifest,
         args.out,
         copies=args.copies,
         programs=args.programs or synth.SEEN_PROGRAMS,
+        manifest_programs=dict(args.manifest_programs),
+        params=FeatureParams(kind=args.features),
         max_seconds=args.max_seconds,
         soundfont=args.soundfont,
         workers=args.workers,
@@ -79,7 +90,21 @@ def add_audio(subparsers) -> None:
         "--programs",
         type=_programs,
         default=None,
-        help="GM programs (0-based) to render with, e.g. 0,19,48 (default: 8 mixed)",
+        help="GM programs (0-based) to render with, e.g. 0,19,48 (default: 21 timbres)",
+    )
+    p.add_argument(
+        "--manifest-programs",
+        type=_manifest_programs,
+        action="append",
+        default=[],
+        metavar="NAME=PROGRAMS",
+        help="programs for one manifest's works instead (by its name), e.g. pop909=0,1; repeatable",
+    )
+    p.add_argument(
+        "--features",
+        choices=("log_mel", "cqt"),
+        default="cqt",
+        help="log constant-Q transform (default, as basic-pitch) or log-mel (Onsets and Frames)",
     )
     p.add_argument("--max-seconds", type=float, default=None, help="keep each work's start only")
     p.add_argument("--soundfont", type=Path, default=None)

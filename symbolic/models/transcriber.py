@@ -1,5 +1,5 @@
-"""Onsets-and-Frames-style acoustic model (Hawthorne et al. 2018): log-mel frames in, per-key
-onset, frame, offset and velocity logits out.
+"""Onsets-and-Frames-style acoustic model (Hawthorne et al. 2018): log-mel or log-CQT frames
+in, per-key onset, frame, offset and velocity logits out.
 
 A conv stack reads the features as a time x frequency picture (3x3 convs, max-pooling over
 frequency only, so every frame keeps its own output), a dense layer turns each frame into a

@@ -1,4 +1,5 @@
-"""`transcribe --plot`: the log-mel features with the predicted piano roll and notes over them."""
+"""`transcribe --plot`: the features (log-mel or log-CQT) with the predicted piano roll and
+notes over them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ import numpy as np
 
 
 def plot_transcription(
-    feats: np.ndarray, frames: np.ndarray, notes: np.ndarray, fps: float, out: str | Path
+    feats: np.ndarray,
+    frames: np.ndarray,
+    notes: np.ndarray,
+    fps: float,
+    out: str | Path,
+    feature_kind: str = "log_mel",
 ) -> Path:
-    """feats [T, F] log-mel, frames [T, K] activations, notes [N, 4] -> a two-panel PNG."""
+    """feats [T, F] of `feature_kind`, frames [T, K] activations, notes [N, 4] -> a two-panel
+    PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,8 +26,9 @@ def plot_transcription(
     seconds = len(feats) / fps
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
     top.imshow(feats.T, origin="lower", aspect="auto", extent=(0, seconds, 0, feats.shape[1]))
-    top.set_ylabel("mel bin")
-    top.set_title("log-mel features")
+    name = {"log_mel": "log-mel", "cqt": "log-CQT"}[feature_kind]
+    top.set_ylabel(f"{name} bin")
+    top.set_title(f"{name} features")
     bottom.imshow(
         frames.T,
         origin="lower",

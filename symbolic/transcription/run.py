@@ -5,7 +5,7 @@ The model sees `window` frames at a time; consecutive windows overlap by `2 * co
 only each window's centre is kept, so every kept frame had `context` frames of audio on both
 sides (the conv stack and BiLSTMs see past a window's edge poorly). Windows run `batch` at a time
 through one jitted function of fixed shape, so memory is bounded by `batch * window` frames
-whatever the file's length (features of a 10 minute file are 30,000 x 229 float32, 27 MB).
+whatever the file's length (a 10-minute file's CQT features are 30,000 x 288 float32, 35 MB).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class TranscriberRun:
         return self.params_features.frames_per_second
 
     def features(self, audio: np.ndarray) -> np.ndarray:
-        """Mono audio at the run's sample rate -> log-mel [T, F] float32."""
-        return features_lib.log_mel(audio, self.params_features)
+        """Mono audio at the run's sample rate -> its features [T, F] float32."""
+        return features_lib.compute(audio, self.params_features)
 
     def activations(self, feats: np.ndarray) -> dict[str, np.ndarray]:
         """Features [T, F] -> {"onsets", "frames", "offsets", "velocities"} [T, K] float32 in
@@ -101,7 +101,14 @@ class TranscriberRun:
         if plot:
             from symbolic.transcription.plot import plot_transcription
 
-            plot_transcription(feats, acts["frames"], notes, self.fps, path.with_suffix(".png"))
+            plot_transcription(
+                feats,
+                acts["frames"],
+                notes,
+                self.fps,
+                path.with_suffix(".png"),
+                self.params_features.kind,
+            )
         return path, notes
 
     def continue_with(
