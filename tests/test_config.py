@@ -18,6 +18,7 @@ from symbolic.training.losses import OBJECTIVES
 # transcriber/transcriber since with the 5,500-step schedule of eb7f255.
 # gan/gan and tiny/gan since with the generator's smooth, given_frames and harmony options, and
 # gan/gan's 10,000-step schedule (on idle cores a step takes 0.16 s, not the 0.9 s once measured).
+# gan/gan since with binarize=ste (the critic sees the hard roll sampling gives).
 RESOLVED = json.loads((Path(__file__).parent / "data" / "resolved_configs.json").read_text())
 
 

@@ -176,6 +176,20 @@ def test_each_tracks_private_layers_shape_only_that_track():
         assert changed.tolist() == [t == track for t in range(config.tracks)]
 
 
+def test_straight_through_binarisation_is_hard_forward_and_identity_backward():
+    """binarize=ste (the `gan` preset): the critic sees 0/1 cells, the generator still gets the
+    gradient of its probabilities."""
+    import jax.numpy as jnp
+
+    from symbolic.models.gan import binarize_ste
+
+    probs = jnp.array([0.1, 0.49, 0.51, 0.9])
+    assert binarize_ste(probs).tolist() == [0.0, 0.0, 1.0, 1.0]
+    weights = jnp.array([1.0, 2.0, 3.0, 4.0])
+    grad = jax.grad(lambda p: jnp.sum(binarize_ste(p) * weights))(probs)
+    np.testing.assert_allclose(grad, weights)
+
+
 def test_four_devices_train_like_one(phrases_dir):
     from symbolic.training import config as config_lib
     from symbolic.training import parallel, trainer

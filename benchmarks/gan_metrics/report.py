@@ -112,9 +112,9 @@ def markdown(results: dict, sets: dict, musegan: dict) -> str:
         "and in the generator a pitch output that is a 5-step time convolution (against the "
         "flicker of stride-2 upsampling that broke notes into one-step fragments), the given "
         "track step by step at that output, and one chroma plan per beat that every track "
-        "reads. BinaryMuseGAN's straight-through binarisation stays an option "
-        "(`gan.binarize=ste`). Diversity and distinct fraction are measured on samples from "
-        "scratch with fixed seeds.",
+        "reads, and BinaryMuseGAN's straight-through binarisation of the output "
+        "(`gan.binarize=ste`: the critic judges the hard roll that sampling writes). Diversity "
+        "and distinct fraction are measured on samples from scratch with fixed seeds.",
         "",
         "How the runs were trained, the training time and what misses its target: `notes.md`.",
         "",
