@@ -156,6 +156,7 @@ def test_tiny_model_overfits_one_rendered_chorale(overfit_run):
 
 @needs_synth
 def test_transcribe_writes_midi_that_mido_and_music21_open(overfit_run, tmp_path, capsys):
+    import librosa
     import music21
 
     from symbolic.cli import main
@@ -165,8 +166,11 @@ def test_transcribe_writes_midi_that_mido_and_music21_open(overfit_run, tmp_path
     feats = np.load(data / "train_features.npy")  # the data's own audio is not kept: re-render
     rng = np.random.default_rng(0)
     notes = sorted_notes(np.load(data / "train_notes.npy")[:, 1:])
-    audio = synth.render_notes(notes, synth.Variant(program=0), 44100, None, rng)
-    write_wav(wav, np.stack([audio, audio * 0.5], axis=1), 44100)  # stereo, 44.1 kHz
+    # rendered at the model's 16 kHz as it trained (an overfit model knows only that audio; a
+    # FluidSynth render at 44.1 kHz differs in the bass), then written at 44.1 kHz in stereo
+    audio = synth.render_notes(notes, synth.Variant(program=0), 16000, None, rng)
+    audio = librosa.resample(audio, orig_sr=16000, target_sr=44100)
+    write_wav(wav, np.stack([audio, audio * 0.5], axis=1), 44100)
     out = tmp_path / "out.mid"
     argv = ["transcribe", str(wav), "--run", str(run_dir), "--out", str(out), "--tempo", "90"]
     assert main([*argv, "--plot"]) == 0
