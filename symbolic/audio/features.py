@@ -46,12 +46,13 @@ class FeatureParams:
             raise ValueError(f"FeatureParams.kind must be in {FEATURE_KINDS}, got {self.kind!r}")
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
             raise ValueError("FeatureParams: need 0 <= fmin < fmax <= sample_rate / 2")
-        top = self.cqt_fmin * 2 ** ((self.n_bins - 1) / self.bins_per_octave)
-        if self.kind == "cqt" and top >= self.sample_rate / 2:
-            raise ValueError(
-                f"FeatureParams: the top CQT bin ({top:.0f} Hz) must lie below the Nyquist "
-                f"frequency ({self.sample_rate / 2:.0f} Hz); use fewer n_bins"
-            )
+        if self.kind == "cqt":
+            top = self.cqt_fmin * 2 ** ((self.n_bins - 1) / self.bins_per_octave)
+            if top >= self.sample_rate / 2:
+                raise ValueError(
+                    f"FeatureParams: the top CQT bin ({top:.0f} Hz) must lie below the Nyquist "
+                    f"frequency ({self.sample_rate / 2:.0f} Hz); use fewer n_bins"
+                )
 
     @property
     def frames_per_second(self) -> float:

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from symbolic.audio.features import FEATURE_KINDS, FeatureParams
+
 
 def _programs(text: str) -> tuple[int, ...]:
     """`--programs 0,19,48` -> (0, 19, 48): GM program numbers, 0-based."""
@@ -29,7 +31,6 @@ def _manifest_programs(text: str) -> tuple[str, tuple[int, ...]]:
 def cmd_audio_prepare(args) -> None:
     from symbolic.audio import synth
     from symbolic.audio.dataset import prepare_audio
-    from symbolic.audio.features import FeatureParams
 
     meta = prepare_audio(
         args.manifest,
@@ -102,8 +103,8 @@ def add_audio(subparsers) -> None:
     )
     p.add_argument(
         "--features",
-        choices=("log_mel", "cqt"),
-        default="cqt",
+        choices=FEATURE_KINDS,
+        default=FeatureParams.kind,
         help="log constant-Q transform (default, as basic-pitch) or log-mel (Onsets and Frames)",
     )
     p.add_argument("--max-seconds", type=float, default=None, help="keep each work's start only")
