@@ -75,18 +75,36 @@ def test_fim_batch_is_deterministic_in_seed_and_step_and_rate_zero_is_identity(
     assert 0 < (first["inputs"] != batch["inputs"]).any(axis=1).sum() < 16
 
 
-def test_a_middle_is_whole_bars_of_one_piece(chorale_data_dir, fim_tokens):
+@pytest.mark.parametrize("draw", fim.SPAN_DRAWS)
+def test_a_middle_is_whole_bars_of_one_piece(chorale_data_dir, fim_tokens, draw):
     tokens = np.asarray(load_split(chorale_data_dir, "train").tokens)
     rng = np.random.default_rng(0)
     for start in rng.integers(0, len(tokens) - 300, size=200):
         window = tokens[start : start + 300]
-        span = fim.choose_span(window, fim_tokens, rng)
+        span = fim.choose_span(window, fim_tokens, rng, draw)
         if span is None:
             continue
         first, stop = span
         assert window[first] == fim_tokens.bar
         assert window[stop] in (fim_tokens.bar, fim_tokens.eos) and stop > first
         assert fim_tokens.eos not in window[first:stop]
+
+
+def test_drawing_the_bar_count_first_makes_longer_middles_common(chorale_data_dir, fim_tokens):
+    tokens = np.asarray(load_split(chorale_data_dir, "train").tokens)
+    starts = np.random.default_rng(1).integers(0, len(tokens) - 512, size=300)
+    bars = {}
+    for draw in fim.SPAN_DRAWS:
+        rng, counts = np.random.default_rng(2), []
+        for start in starts:
+            window = tokens[start : start + 512]
+            span = fim.choose_span(window, fim_tokens, rng, draw)
+            if span is not None:
+                counts.append(int((window[span[0] : span[1]] == fim_tokens.bar).sum()))
+        bars[draw] = np.asarray(counts)
+    # a stop drawn after the start favours single bars; a drawn count spreads them out
+    assert np.mean(bars["stop"] == 1) > 0.5
+    assert np.mean(bars["bars"] >= 2) > 0.6 and bars["bars"].max() >= 5
 
 
 # --- tiny FIM runs, trained by the real trainer --------------------------------------------------

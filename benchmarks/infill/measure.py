@@ -5,7 +5,8 @@
 * `middle_nll`: the real middle teacher-forced through the run in the order generation uses
   (`symbolic.generation.infill.model_prompt`): with the suffix, with an empty suffix (the same
   SPM layout, ``[FIM_SUFFIX] [FIM_PREFIX] prefix middle``, and the same prefix tokens), and as a
-  plain continuation of the prefix without sentinels. Nats per middle token (FIM_END excluded).
+  plain continuation of the prefix without sentinels. Nats per middle token (FIM_END excluded),
+  over the whole middle and over its last bar alone (the bar that must lead into the suffix).
 * `smooth_rates`: how often a middle's last notes lead into the suffix's first notes by a step
   of at most a fifth in every voice, for the real middles and for middles the run samples.
 """
@@ -82,7 +83,8 @@ def _forward(run):
 
 
 def middle_nll(run, spans: list[Span], ids: fim.FimTokens, batch: int = 16) -> dict[str, float]:
-    """Nats per real middle token for each context of `_prompts`, over all `spans`."""
+    """Nats per real middle token for each context of `_prompts`, over all `spans`: the whole
+    middle as "CONTEXT", and its last bar (from its last Bar token) as "CONTEXT_last_bar"."""
     log_probs = _forward(run)
     pad = run.meta.special_ids.pad
     totals = {}
@@ -92,7 +94,7 @@ def middle_nll(run, spans: list[Span], ids: fim.FimTokens, batch: int = 16) -> d
             prompt = _prompts(run, span, ids)[context]
             rows.append((prompt, span.split.middle))
         longest = max(len(p) + len(m) for p, m in rows)
-        nll, count = 0.0, 0
+        token_nll = []
         for at in range(0, len(rows), batch):
             chunk = rows[at : at + batch]
             x = np.full((batch, longest), pad, np.int32)
@@ -101,9 +103,13 @@ def middle_nll(run, spans: list[Span], ids: fim.FimTokens, batch: int = 16) -> d
             lp = np.asarray(log_probs(run.params, x))
             for r, (prompt, middle) in enumerate(chunk):
                 at_pos = np.arange(len(prompt) - 1, len(prompt) + len(middle) - 1)
-                nll -= float(lp[r, at_pos, middle].sum())
-                count += len(middle)
-        totals[context] = nll / count
+                token_nll.append(-lp[r, at_pos, middle])
+        last_bars = [
+            nll[len(s.split.middle) - 1 - s.split.middle[::-1].index(ids.bar) :]
+            for nll, s in zip(token_nll, spans, strict=True)
+        ]
+        totals[context] = float(np.concatenate(token_nll).mean())
+        totals[f"{context}_last_bar"] = float(np.concatenate(last_bars).mean())
     return totals
 
 

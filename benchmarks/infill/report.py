@@ -9,6 +9,10 @@ def _cell(value) -> object:
     return "-" if value is None else value
 
 
+def _percent(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _setup(name: str, v: dict) -> str:
     """One line per variant: its overrides, the budget it was scored at, its command."""
     return (
@@ -37,6 +41,7 @@ def render_markdown(r: dict, variants: dict[str, list[str]], span_bars: tuple[in
                     v[f"nll_without_suffix_{t}"],
                     v[f"nll_plain_continuation_{t}"],
                     f"{v[f'suffix_gain_{t}']:.1%}",
+                    _percent(v.get(f"suffix_gain_last_bar_{t}")),
                     _cell(v[f"smooth_real_{t}"]),
                     _cell(v[f"smooth_generated_{t}"]),
                     f"{v[f'generated_middles_{t}']}/{v[f'generated_attempts_{t}']}",
@@ -51,6 +56,7 @@ def render_markdown(r: dict, variants: dict[str, list[str]], span_bars: tuple[in
             "NLL empty suffix",
             "NLL plain continuation",
             "suffix gain",
+            "suffix gain, last bar",
             "smooth: real",
             "smooth: generated",
             "generated completed",
@@ -73,10 +79,12 @@ bar before and after it. The real middle is teacher-forced in the prompt generat
 - **plain continuation**: `prefix middle`, no sentinels (the model as a language model).
 
 NLL is nats per middle token (FIM_END excluded); suffix gain = 1 - with / empty (target: at least
-10% for 2-bar spans). **Smooth**: every voice (track) steps by at most a fifth (7 semitones) from
-its last note in the middle into its first note of the suffix; for the real middles of all spans,
-and for middles sampled by `infill.sample_middles` (temperature 1, top-p 0.95; the first spans of
-each length, several samples each; the span automaton forces the bar count).
+10% for 2-bar spans), also over the middle's last bar alone (the bar that leads into the suffix;
+"-" for variants scored before that column existed). **Smooth**: every voice (track) steps by
+at most a fifth (7 semitones) from its last note in the middle into its first note of the
+suffix; for the real middles of all spans, and for middles sampled by `infill.sample_middles`
+(temperature 1, top-p 0.95; the first spans of each length, several samples each; the span
+automaton forces the bar count).
 
 {table}
 

@@ -38,6 +38,13 @@ SPAN_BARS = (1, 2, 4)
 VARIANTS = {
     "baseline": [],
     "rate09": ["train.fim_rate=0.9"],
+    "span_bars": ["train.fim_span=bars"],
+    "span_bars_3000": [
+        "train.fim_span=bars",
+        "train.steps=3000",
+        "train.eval_every=200",
+        "train.checkpoint_every=200",
+    ],
 }
 CHOSEN = "baseline"
 QUICK = ["train.steps=60", "train.eval_every=60", "train.checkpoint_every=60", "train.fim_rate=0.5"]
@@ -79,9 +86,11 @@ def train(args, data_dir: Path, run_dir: Path) -> None:
     trainer.train(cfg, data_dir, run_dir, progress=False)
 
 
-def drawn_span_bars(data_dir: Path, seq_len: int, seed: int, windows: int = 2000) -> dict:
-    """How many bars the training draw (`fim.choose_span`) puts in a middle, over `windows`
-    training windows of the run's length: {"train_span_bars_1": fraction, ...}."""
+def drawn_span_bars(
+    data_dir: Path, seq_len: int, draw: str, seed: int, windows: int = 2000
+) -> dict:
+    """How many bars the training draw (`fim.choose_span` with the run's `draw`) puts in a
+    middle, over `windows` training windows of the run's length: {"train_span_bars_1": ...}."""
     from symbolic.data import fim
     from symbolic.data.batches import load_split
     from symbolic.data.meta import load_meta
@@ -93,7 +102,7 @@ def drawn_span_bars(data_dir: Path, seq_len: int, seed: int, windows: int = 2000
     counts = []
     for start in rng.integers(0, len(tokens) - seq_len, size=windows):
         window = tokens[start : start + seq_len - len(fim.SENTINELS) + 1]
-        span = fim.choose_span(window, ids, rng)
+        span = fim.choose_span(window, ids, rng, draw)
         if span is not None:
             counts.append(int((window[span[0] : span[1]] == ids.bar).sum()))
     counts = np.asarray(counts)
@@ -110,7 +119,12 @@ def score(run_dir: Path, data_dir: Path, counts: dict, seed: int) -> dict:
     run = LoadedRun.load(run_dir)
     ids = infill.sentinels(run)
     pieces = measure.held_out_pieces(data_dir)
-    figures: dict = {"seq_len": run.config.train.seq_len, "fim_rate": run.config.train.fim_rate}
+    train = run.config.train
+    figures: dict = {
+        "seq_len": train.seq_len,
+        "fim_rate": train.fim_rate,
+        "fim_span": train.fim_span,
+    }
     for bars in SPAN_BARS:
         spans = measure.draw_spans(pieces, ids.bar, bars, seed)
         nll = measure.middle_nll(run, spans, ids)
@@ -123,11 +137,15 @@ def score(run_dir: Path, data_dir: Path, counts: dict, seed: int) -> dict:
             f"nll_without_suffix_{tag}": nll["without_suffix"],
             f"nll_plain_continuation_{tag}": nll["plain"],
             f"suffix_gain_{tag}": 1 - nll["with_suffix"] / nll["without_suffix"],
+            f"nll_with_suffix_last_bar_{tag}": nll["with_suffix_last_bar"],
+            f"nll_without_suffix_last_bar_{tag}": nll["without_suffix_last_bar"],
+            f"suffix_gain_last_bar_{tag}": 1
+            - nll["with_suffix_last_bar"] / nll["without_suffix_last_bar"],
             **{f"{k}_{tag}": v for k, v in smooth.items()},
         }
     figures |= {
         **training_record(run_dir),
-        **drawn_span_bars(data_dir, run.config.train.seq_len, seed),
+        **drawn_span_bars(data_dir, train.seq_len, train.fim_span, seed),
     }
     return figures
 

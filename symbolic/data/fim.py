@@ -68,11 +68,21 @@ def run_meta(meta: Meta, fim_rate: float) -> Meta:
     return meta.with_special_ids(**sentinel_ids(meta.vocab_size))
 
 
-def choose_span(window: np.ndarray, tokens: FimTokens, rng: np.random.Generator):
+# How `choose_span` draws a middle's length: "stop" draws a start bar, then a stop among the
+# later bars (mostly single bars in a short window); "bars" draws the bar count first, uniformly
+# over the counts the window holds, so that longer middles are as common as users ask for them.
+SPAN_DRAWS = ("stop", "bars")
+
+
+def choose_span(
+    window: np.ndarray, tokens: FimTokens, rng: np.random.Generator, draw: str = "stop"
+):
     """A middle ``(start, stop)`` of whole bars in window [L] int32, or None without a Bar.
 
-    start is a Bar position drawn uniformly among those with a possible stop; stop is drawn
-    uniformly among the later Bar positions and the first EOS of the same piece.
+    The candidate stops of a start are the later Bar positions and the first EOS of the same
+    piece. draw="stop": start uniform among the Bars with a stop, then a stop uniform among its
+    candidates. draw="bars": a bar count uniform in 1..the most any start allows, then a start
+    uniform among those that allow it.
     """
     is_bar = window == tokens.bar
     eos = np.flatnonzero(window == tokens.eos)
@@ -87,6 +97,11 @@ def choose_span(window: np.ndarray, tokens: FimTokens, rng: np.random.Generator)
             candidates.append((start, stops))
     if not candidates:
         return None
+    if draw == "bars":
+        bars = 1 + int(rng.integers(max(len(stops) for _, stops in candidates)))
+        starts = [start for start, stops in candidates if len(stops) >= bars]
+        start = starts[rng.integers(len(starts))]
+        return int(start), int(dict(candidates)[start][bars - 1])
     start, stops = candidates[rng.integers(len(candidates))]
     return int(start), int(stops[rng.integers(len(stops))])
 
@@ -106,13 +121,15 @@ def fim_order(window: np.ndarray, start: int, stop: int, tokens: FimTokens) -> n
     ).astype(window.dtype)
 
 
-def fim_batch(batch: Batch, tokens: FimTokens, rate: float, seed: int, step: int) -> Batch:
+def fim_batch(
+    batch: Batch, tokens: FimTokens, rate: float, seed: int, step: int, draw: str = "stop"
+) -> Batch:
     """Reorder about `rate` of the training windows of `batch` into FIM order.
 
     batch: {inputs, targets [B, T] int32, mask [B, T] float32} of windows [B, T + 1]. A chosen
     window drops its last 3 tokens to make room for the sentinels, so it is a permutation of
-    its first T - 2 tokens plus the 3 sentinels; a window without a Bar stays as it is.
-    Deterministic in (seed, step); rate <= 0 returns `batch` itself.
+    its first T - 2 tokens plus the 3 sentinels; a window without a Bar stays as it is. `draw`
+    is `choose_span`'s. Deterministic in (seed, step); rate <= 0 returns `batch` itself.
     """
     if rate <= 0:
         return batch
@@ -121,7 +138,7 @@ def fim_batch(batch: Batch, tokens: FimTokens, rate: float, seed: int, step: int
     out = windows.copy()
     for row in np.flatnonzero(rng.random(len(windows)) < rate):
         kept = windows[row, : -len(SENTINELS)]
-        span = choose_span(kept, tokens, rng)
+        span = choose_span(kept, tokens, rng, draw)
         if span is not None:
             out[row] = fim_order(kept, *span, tokens)
     return {**batch, "inputs": out[:, :-1], "targets": out[:, 1:]}

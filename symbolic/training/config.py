@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from symbolic import models
+from symbolic.data import fim
 from symbolic.models import checks
 from symbolic.models.transformer import TransformerConfig
 from symbolic.paths import read_json
@@ -49,6 +50,8 @@ class TrainConfig:
     # Fraction of training windows put in fill-in-the-middle order (`symbolic.data.fim`), so the
     # model can infill bars; 0 trains a plain LM. Validation NLL stays the plain LM NLL.
     fim_rate: float = 0.0
+    # How a FIM middle's length is drawn (`symbolic.data.fim.SPAN_DRAWS`).
+    fim_span: str = "stop"
     # Gradient checkpointing: each Transformer block's activations are recomputed in the
     # backward pass instead of stored (less memory for long sequences, about a third more
     # compute). Parameters and results are unchanged; other model families reject it.
@@ -64,6 +67,7 @@ class TrainConfig:
         checks.in_range(self, "weight_decay", 0.0, math.inf, high_open=True)
         checks.in_range(self, "beta2", 0.0, 1.0, high_open=True)
         checks.in_range(self, "fim_rate", 0.0, 1.0)
+        checks.one_of(self, "fim_span", fim.SPAN_DRAWS)
         checks.in_range(self, "seed", 0, checks.MAX_SEED)  # jax takes a C long: no OverflowError
 
 

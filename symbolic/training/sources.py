@@ -37,7 +37,7 @@ class TokenData:
         batch = train_batch(self.splits["train"], tcfg.batch_size, tcfg.seq_len, tcfg.seed, step)
         if self.fim is None:
             return batch
-        return fim.fim_batch(batch, self.fim, tcfg.fim_rate, tcfg.seed, step)
+        return fim.fim_batch(batch, self.fim, tcfg.fim_rate, tcfg.seed, step, tcfg.fim_span)
 
     def eval_batches(self) -> Iterable[Batch]:
         tcfg = self.config.train
