@@ -40,7 +40,7 @@ def render_markdown(r: dict, variants: dict[str, list[str]], span_bars: tuple[in
                     v[f"nll_with_suffix_{t}"],
                     v[f"nll_without_suffix_{t}"],
                     v[f"nll_plain_continuation_{t}"],
-                    f"{v[f'suffix_gain_{t}']:.1%}",
+                    _percent(v[f"suffix_gain_{t}"]),
                     _percent(v.get(f"suffix_gain_last_bar_{t}")),
                     _cell(v[f"smooth_real_{t}"]),
                     _cell(v[f"smooth_generated_{t}"]),

@@ -99,9 +99,9 @@ def choose_span(
         return None
     if draw == "bars":
         bars = 1 + int(rng.integers(max(len(stops) for _, stops in candidates)))
-        starts = [start for start, stops in candidates if len(stops) >= bars]
-        start = starts[rng.integers(len(starts))]
-        return int(start), int(dict(candidates)[start][bars - 1])
+        allowing = [(start, stops) for start, stops in candidates if len(stops) >= bars]
+        start, stops = allowing[rng.integers(len(allowing))]
+        return int(start), int(stops[bars - 1])
     start, stops = candidates[rng.integers(len(candidates))]
     return int(start), int(stops[rng.integers(len(stops))])
 
