@@ -4,7 +4,8 @@
   bar before it and one after it (a middle with nothing to land on says nothing here).
 * `middle_nll`: the real middle teacher-forced through the run in the order generation uses
   (`symbolic.generation.infill.model_prompt`): with the suffix, with an empty suffix (the same
-  SPM layout, ``[FIM_SUFFIX] [FIM_PREFIX] prefix middle``, and the same prefix tokens), and as a
+  SPM layout, ``[FIM_SUFFIX] [FIM_PREFIX] prefix [FIM_BARS_N] middle``, and the same prefix
+  tokens), and as a
   plain continuation of the prefix without sentinels. Nats per middle token (FIM_END excluded),
   over the whole middle and over its last bar alone (the bar that must lead into the suffix).
 * `smooth_rates`: how often a middle's last notes lead into the suffix's first notes by a step
@@ -65,10 +66,10 @@ def _prompts(run, span: Span, ids: fim.FimTokens) -> dict[str, list[int]]:
     bos = run.meta.special_ids.bos
     budget = infill.context_budget(run.config.train.seq_len, span.split)
     spm = infill.model_prompt(span.split, ids, bos, budget)
-    prefix = spm[spm.index(ids.prefix) + 1 :]
+    prefix, count = spm[spm.index(ids.prefix) + 1 : -1], spm[-1]
     return {
         "with_suffix": spm,
-        "without_suffix": [ids.suffix, ids.prefix, *prefix],
+        "without_suffix": [ids.suffix, ids.prefix, *prefix, count],
         "plain": prefix,
     }
 
@@ -171,4 +172,76 @@ def smooth_rates(
         "generated_middles": completed,
         "generated_attempts": samples * min(generate, len(spans)),
         "generated_compile_s": compile_s,
+    }
+
+
+def _suffix_log_probs(log_probs, params, rows: list[tuple[list[int], list[int]]], pad: int):
+    """Summed log-probabilities of each row's second part given its first [len(rows)]; rows
+    padded to a multiple of 64 tokens, so that few shapes compile."""
+    longest = -(-max(len(a) + len(b) for a, b in rows) // 64) * 64
+    x = np.full((len(rows), longest), pad, np.int32)
+    for r, (context, target) in enumerate(rows):
+        x[r, : len(context) + len(target)] = [*context, *target]
+    lp = np.asarray(log_probs(params, x))
+    return np.array(
+        [
+            lp[r, np.arange(len(c) - 1, len(c) + len(t) - 1), t].sum()
+            for r, (c, t) in enumerate(rows)
+        ]
+    )
+
+
+def _plain_middles(run, span: Span, prefix: list[int], bar: int, samples: int, seed: int):
+    """Up to `samples` middles of the span's bar count that the run, as a plain language model,
+    continues `prefix` with (each cut before the Bar after its last bar)."""
+    from symbolic.generation import engine, grammar
+
+    automaton = engine.run_grammar(run)
+    n = len(span.split.signatures)
+    settings = Sampling(num=samples, max_tokens=2 * len(span.split.middle) + 64, seed=seed)
+    state = grammar.state_after(automaton, span.split.prefix)
+    tokens, lengths, _ = engine.sample_tokens(run, prefix, state, automaton, settings)
+    middles = []
+    for row, length in zip(tokens, lengths, strict=True):
+        new = [int(i) for i in row[len(prefix) : length]]
+        bars = [k for k, token in enumerate(new) if token == bar]
+        if len(bars) > n and bars[0] == 0:
+            middles.append(new[: bars[n]])
+    return middles
+
+
+def suffix_information(run, spans: list[Span], ids: fim.FimTokens, samples: int, seed: int):
+    """How much the visible suffix can tell about the middle, as the run's own language model
+    sees the piece: I(middle; suffix | prefix) = log p(suffix | prefix, middle) - log p(suffix |
+    prefix), with p(suffix | prefix) averaged over `samples` middles of the span's bar count
+    that the run samples from the prefix (plain order, temperature 1). A finite average
+    overestimates the information on average (Jensen), so it is a ceiling on the suffix gain
+    this model and context allow; counting the real middle among the samples gives a floor
+    (InfoNCE, at most log(samples + 1) nats).
+
+    Returns nats per span, both ways, and each as a fraction of the middle's plain-continuation
+    NLL (the ceiling and floor of `1 - with / empty`).
+    """
+    log_probs, pad = _forward(run), run.meta.special_ids.pad
+    ceiling, floor, middle_nats = [], [], []
+    for k, span in enumerate(spans):
+        prompts = _prompts(run, span, ids)
+        prefix, spm = prompts["plain"], prompts["with_suffix"]
+        suffix = spm[1 : spm.index(ids.prefix)]
+        middles = _plain_middles(run, span, prefix, ids.bar, samples, seed + k)
+        if not middles:
+            continue
+        real = span.split.middle
+        rows = [([*prefix, *m], suffix) for m in [real, *middles]]
+        *lp, real_lp = _suffix_log_probs(log_probs, run.params, [*rows, (prefix, real)], pad)
+        ceiling.append(lp[0] - (np.logaddexp.reduce(lp[1:]) - np.log(len(middles))))
+        floor.append(lp[0] - (np.logaddexp.reduce(lp) - np.log(len(lp))))
+        middle_nats.append(-real_lp)
+    total = float(np.sum(middle_nats))
+    return {
+        "suffix_info_spans": len(ceiling),
+        "suffix_info_ceiling_nats": float(np.mean(ceiling)),
+        "suffix_info_floor_nats": float(np.mean(floor)),
+        "suffix_gain_ceiling": float(np.sum(ceiling)) / total,
+        "suffix_gain_floor": float(np.sum(floor)) / total,
     }

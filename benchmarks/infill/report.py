@@ -25,6 +25,27 @@ def _setup(name: str, v: dict) -> str:
     )
 
 
+def _information_table(r: dict, names: list[str]) -> str:
+    """Per variant that has it: what the 2-bar suffix could tell about the middle, against
+    the gain the variant draws from it."""
+    rows = [
+        [
+            name,
+            v["suffix_info_spans_2bar"],
+            f"{v['suffix_info_floor_nats_2bar']:.2f}",
+            f"{v['suffix_info_ceiling_nats_2bar']:.2f}",
+            f"{_percent(v['suffix_gain_floor_2bar'])} .. {_percent(v['suffix_gain_ceiling_2bar'])}",
+            _percent(v["suffix_gain_2bar"]),
+        ]
+        for name in names
+        if "suffix_info_spans_2bar" in (v := r[f"variant_{name}"])
+    ]
+    if not rows:
+        return ""
+    header = ["variant", "spans", "floor, nats", "ceiling, nats", "gain it allows", "suffix gain"]
+    return markdown_table(header, rows)
+
+
 def render_markdown(r: dict, variants: dict[str, list[str]], span_bars: tuple[int, ...]) -> str:
     names = [k.removeprefix("variant_") for k in r if k.startswith("variant_")]
     rows = []
@@ -64,18 +85,21 @@ def render_markdown(r: dict, variants: dict[str, list[str]], span_bars: tuple[in
         rows,
     )
     setups = "\n".join(_setup(name, r[f"variant_{name}"]) for name in names)
+    information = _information_table(r, names)
     draw = r[f"variant_{names[0]}"]
     return f"""# infill
 
 Does the fill-in-the-middle model (`--preset infill`: the demo Transformer, SPM order
-`[FIM_SUFFIX] suffix [FIM_PREFIX] prefix middle [FIM_END]`, cuts on bars) use the bars after the
-span? On each held-out chorale (valid + test works of `data_manifests/bach_chorales.json`, remi
-tokenizer, as the demo prepares them) one span of 1, 2 and 4 bars at a seeded bar, with at least a
-bar before and after it. The real middle is teacher-forced in the prompt generation builds
-(`symbolic.generation.infill.model_prompt`, context cut by `context_budget`):
+`[FIM_SUFFIX] suffix [FIM_PREFIX] prefix [FIM_BARS_N] middle [FIM_END]`, cuts on bars;
+variants measured before the bar-count sentinel, all but `bar_count`, lack `[FIM_BARS_N]`) use
+the bars after the span? On each held-out chorale (valid + test works of
+`data_manifests/bach_chorales.json`, remi tokenizer, as the demo prepares them) one span of
+1, 2 and 4 bars at a seeded bar, with at least a bar before and after it. The real middle is
+teacher-forced in the prompt generation builds (`symbolic.generation.infill.model_prompt`,
+context cut by `context_budget`):
 
-- **with suffix**: `[FIM_SUFFIX] suffix EOS [FIM_PREFIX] prefix middle`;
-- **empty suffix**: `[FIM_SUFFIX] [FIM_PREFIX] prefix middle`, the same prefix tokens;
+- **with suffix**: `[FIM_SUFFIX] suffix EOS [FIM_PREFIX] prefix [FIM_BARS_N] middle`;
+- **empty suffix**: `[FIM_SUFFIX] [FIM_PREFIX] prefix [FIM_BARS_N] middle`, the same prefix tokens;
 - **plain continuation**: `prefix middle`, no sentinels (the model as a language model).
 
 NLL is nats per middle token (FIM_END excluded); suffix gain = 1 - with / empty (target: at least
@@ -87,6 +111,17 @@ suffix; for the real middles of all spans, and for middles sampled by `infill.sa
 automaton forces the bar count).
 
 {table}
+
+**How much the suffix could tell** (2-bar spans, `measure.suffix_information`): the information
+the visible suffix carries about the middle given the prefix, I(middle; suffix | prefix), in
+nats per span, estimated with the variant's own plain language model from 16 middles it samples
+from each prefix. The Monte Carlo average of p(suffix | prefix) overestimates it (the ceiling);
+counting the real middle among the samples underestimates it (the floor, at most log 17 = 2.8
+nats). Divided by the middle's plain-continuation NLL, it bounds the suffix gain this model and
+context allow: a gain target above the ceiling needs a better model of the music, not a better
+use of the suffix.
+
+{information}
 
 Variants (the `infill` preset plus these `--set` overrides; the top-level keys are
 `{r["chosen_variant"]}`'s):

@@ -39,6 +39,7 @@ VARIANTS = {
     "baseline": [],
     "rate09": ["train.fim_rate=0.9"],
     "span_bars": ["train.fim_span=bars"],
+    "bar_count": ["train.fim_span=bars"],  # span_bars with the [FIM_BARS_N] sentinel
     "span_bars_3000": [
         "train.fim_span=bars",
         "train.steps=3000",
@@ -50,6 +51,11 @@ CHOSEN = "baseline"
 QUICK = ["train.steps=60", "train.eval_every=60", "train.checkpoint_every=60", "train.fim_rate=0.5"]
 QUICK_COUNTS = {"generate": 2, "samples": 2}
 FULL_COUNTS = {"generate": 4, "samples": 8}
+# The span length of the target, whose suffix information (`measure.suffix_information`) is
+# estimated on its first spans (each compiles a sampler: 85 spans took 17 min), from middles
+# sampled per span.
+TARGET_BARS = 2
+INFORMATION = {"quick": {"spans": 3, "samples": 2}, "full": {"spans": 85, "samples": 16}}
 
 
 def parse_args() -> argparse.Namespace:
@@ -111,8 +117,10 @@ def drawn_span_bars(
     return out
 
 
-def score(run_dir: Path, data_dir: Path, counts: dict, seed: int) -> dict:
-    """The variant's figures for each span length in SPAN_BARS."""
+def score(run_dir: Path, data_dir: Path, counts: dict, seed: int, information: dict) -> dict:
+    """The variant's figures for each span length in SPAN_BARS, and for TARGET_BARS how much
+    the suffix could tell (on `information["spans"]` spans, from `information["samples"]`
+    middles each)."""
     from symbolic.generation import infill
     from symbolic.generation.engine import LoadedRun
 
@@ -143,6 +151,10 @@ def score(run_dir: Path, data_dir: Path, counts: dict, seed: int) -> dict:
             - nll["with_suffix_last_bar"] / nll["without_suffix_last_bar"],
             **{f"{k}_{tag}": v for k, v in smooth.items()},
         }
+        if bars == TARGET_BARS:
+            chosen = spans[: information["spans"]]
+            info = measure.suffix_information(run, chosen, ids, information["samples"], seed)
+            figures |= {f"{k}_{tag}": v for k, v in info.items()}
     figures |= {
         **training_record(run_dir),
         **drawn_span_bars(data_dir, train.seq_len, train.fim_span, seed),
@@ -197,7 +209,8 @@ def main() -> None:
     load_before, started = load_average(), time.time()
     prepare_once(MANIFEST, "remi", data_dir)
     train(args, data_dir, run_dir)
-    figures = score(run_dir, data_dir, counts, args.seed)
+    information = INFORMATION["quick" if args.quick else "full"]
+    figures = score(run_dir, data_dir, counts, args.seed, information)
     figures |= {
         "overrides": " ".join(QUICK if args.quick else VARIANTS[args.variant]) or "(none)",
         "command": command_line("benchmarks.infill"),
