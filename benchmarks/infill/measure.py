@@ -4,10 +4,11 @@
   bar before it and one after it (a middle with nothing to land on says nothing here).
 * `middle_nll`: the real middle teacher-forced through the run in the order generation uses
   (`symbolic.generation.infill.model_prompt`): with the suffix, with an empty suffix (the same
-  SPM layout, ``[FIM_SUFFIX] [FIM_PREFIX] prefix [FIM_BARS_N] middle``, and the same prefix
-  tokens), and as a
+  SPM layout, ``[FIM_SUFFIX] [FIM_PREFIX] prefix middle``, and the same prefix tokens), and as a
   plain continuation of the prefix without sentinels. Nats per middle token (FIM_END excluded),
   over the whole middle and over its last bar alone (the bar that must lead into the suffix).
+* `suffix_information`: how much the visible suffix can tell about the middle at most, as the
+  run's own language model sees the music (a ceiling on the suffix gain).
 * `smooth_rates`: how often a middle's last notes lead into the suffix's first notes by a step
   of at most a fifth in every voice, for the real middles and for middles the run samples.
 """
@@ -66,10 +67,10 @@ def _prompts(run, span: Span, ids: fim.FimTokens) -> dict[str, list[int]]:
     bos = run.meta.special_ids.bos
     budget = infill.context_budget(run.config.train.seq_len, span.split)
     spm = infill.model_prompt(span.split, ids, bos, budget)
-    prefix, count = spm[spm.index(ids.prefix) + 1 : -1], spm[-1]
+    prefix = spm[spm.index(ids.prefix) + 1 :]
     return {
         "with_suffix": spm,
-        "without_suffix": [ids.suffix, ids.prefix, *prefix, count],
+        "without_suffix": [ids.suffix, ids.prefix, *prefix],
         "plain": prefix,
     }
 

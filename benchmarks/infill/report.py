@@ -90,16 +90,16 @@ def render_markdown(r: dict, variants: dict[str, list[str]], span_bars: tuple[in
     return f"""# infill
 
 Does the fill-in-the-middle model (`--preset infill`: the demo Transformer, SPM order
-`[FIM_SUFFIX] suffix [FIM_PREFIX] prefix [FIM_BARS_N] middle [FIM_END]`, cuts on bars;
-variants measured before the bar-count sentinel, all but `bar_count`, lack `[FIM_BARS_N]`) use
-the bars after the span? On each held-out chorale (valid + test works of
+`[FIM_SUFFIX] suffix [FIM_PREFIX] prefix middle [FIM_END]`, cuts on bars; `bar_count` was
+measured at commit 74e71e6 with a `[FIM_BARS_N]` sentinel before the middle) use the bars after
+the span? On each held-out chorale (valid + test works of
 `data_manifests/bach_chorales.json`, remi tokenizer, as the demo prepares them) one span of
 1, 2 and 4 bars at a seeded bar, with at least a bar before and after it. The real middle is
 teacher-forced in the prompt generation builds (`symbolic.generation.infill.model_prompt`,
 context cut by `context_budget`):
 
-- **with suffix**: `[FIM_SUFFIX] suffix EOS [FIM_PREFIX] prefix [FIM_BARS_N] middle`;
-- **empty suffix**: `[FIM_SUFFIX] [FIM_PREFIX] prefix [FIM_BARS_N] middle`, the same prefix tokens;
+- **with suffix**: `[FIM_SUFFIX] suffix EOS [FIM_PREFIX] prefix middle`;
+- **empty suffix**: `[FIM_SUFFIX] [FIM_PREFIX] prefix middle`, the same prefix tokens;
 - **plain continuation**: `prefix middle`, no sentinels (the model as a language model).
 
 NLL is nats per middle token (FIM_END excluded); suffix gain = 1 - with / empty (target: at least

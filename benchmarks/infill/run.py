@@ -39,7 +39,8 @@ VARIANTS = {
     "baseline": [],
     "rate09": ["train.fim_rate=0.9"],
     "span_bars": ["train.fim_span=bars"],
-    "bar_count": ["train.fim_span=bars"],  # span_bars with the [FIM_BARS_N] sentinel
+    # (bar_count, in results.json, was span_bars with a bar-count sentinel: commit 74e71e6)
+    "seq512": ["train.fim_span=bars", "train.seq_len=512"],
     "span_bars_3000": [
         "train.fim_span=bars",
         "train.steps=3000",

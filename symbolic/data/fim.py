@@ -2,19 +2,15 @@
 
 A language model learns to infill when some of its training windows are reordered so that the
 part to fill comes last (Bavarian et al. 2022, "Efficient Training of Language Models to Fill in
-the Middle"). We use their SPM order, with sentinel ids appended after the data set's
-vocabulary (`sentinel_ids`), and between prefix and middle one that says how many bars the
-middle has:
+the Middle"). We use their SPM order, with three sentinel ids appended after the data set's
+vocabulary (`sentinel_ids`):
 
-    [FIM_SUFFIX] suffix [FIM_PREFIX] prefix [FIM_BARS_N] middle [FIM_END]
+    [FIM_SUFFIX] suffix [FIM_PREFIX] prefix middle [FIM_END]
 
-Without the count the model cannot tell whether the bar it writes is the one that must lead into
-the suffix (REMI's positions are within the bar); the user who asks for bars 5-8 knows N. The
-middle continues the prefix, so the token grammar state at its start is the state after the
-prefix (the count is outside the grammar), and a decoder carries one cache (or LSTM state)
-straight from the prompt into the middle. The cuts fall on bars: the middle starts at a ``Bar``
-token and ends before a later ``Bar`` or at the ``EOS`` of the same piece, so it holds whole bars
-and never crosses pieces.
+The middle directly continues the prefix, so the token grammar state at its start is the state
+after the prefix, and a decoder carries one cache (or LSTM state) straight from the prompt into
+the middle. The cuts fall on bars: the middle starts at a ``Bar`` token and ends before a later
+``Bar`` or at the ``EOS`` of the same piece, so it holds whole bars and never crosses pieces.
 ``symbolic.generation.infill`` builds the same order from a MIDI file at generation time.
 
 Which windows are reordered, and where they are cut, is drawn from a generator seeded by
@@ -31,10 +27,8 @@ import numpy as np
 from symbolic.data.batches import Batch
 from symbolic.data.meta import DataMeta, Meta
 
-# Names of the sentinels in a run's meta.special_ids, in id order after the vocabulary; one FIM
-# window holds one of each. "fim_bars" names the first of MAX_BARS ids, [FIM_BARS_1] onwards.
-SENTINELS = ("fim_suffix", "fim_prefix", "fim_end", "fim_bars")
-MAX_BARS = 8  # [FIM_BARS_8] stands for 8 bars or more
+# Names of the sentinels in a run's meta.special_ids, in id order after the vocabulary.
+SENTINELS = ("fim_suffix", "fim_prefix", "fim_end")
 _STREAM = 1  # a seed word of its own, so that FIM draws never shift the window draws
 
 
@@ -45,28 +39,23 @@ class FimTokens:
     suffix: int
     prefix: int
     end: int
-    bars: int  # [FIM_BARS_1]; see `bar_count`
     bar: int  # REMI's Bar_None: a middle starts here
     eos: int  # ends a piece: a middle may end here, never cross it
 
     @classmethod
     def for_vocab(cls, vocab_size: int, bar: int, eos: int) -> FimTokens:
-        return cls(*sentinel_ids(vocab_size).values(), bar, eos)
-
-    def bar_count(self, bars: int) -> int:
-        """The id of [FIM_BARS_N] for a middle of `bars` bars (N capped at MAX_BARS)."""
-        return self.bars + min(bars, MAX_BARS) - 1
+        ids = sentinel_ids(vocab_size)
+        return cls(ids["fim_suffix"], ids["fim_prefix"], ids["fim_end"], bar, eos)
 
 
 def sentinel_ids(vocab_size: int) -> dict[str, int]:
-    """``{"fim_suffix": V, "fim_prefix": V + 1, "fim_end": V + 2, "fim_bars": V + 3}`` for a
-    data vocabulary of V (the bar counts take V + 3 .. V + 2 + MAX_BARS)."""
+    """``{"fim_suffix": V, "fim_prefix": V + 1, "fim_end": V + 2}`` for a data vocabulary of V."""
     return {name: vocab_size + k for k, name in enumerate(SENTINELS)}
 
 
 def extra_vocab(fim_rate: float) -> int:
     """Ids the model needs beyond the data's vocabulary: the sentinels when FIM is on."""
-    return len(SENTINELS) - 1 + MAX_BARS if fim_rate > 0 else 0
+    return len(SENTINELS) if fim_rate > 0 else 0
 
 
 def run_meta(meta: Meta, fim_rate: float) -> Meta:
@@ -118,18 +107,15 @@ def choose_span(
 
 
 def fim_order(window: np.ndarray, start: int, stop: int, tokens: FimTokens) -> np.ndarray:
-    """window [L] -> [L + 4]: [FIM_SUFFIX] suffix [FIM_PREFIX] prefix [FIM_BARS_N] middle
-    [FIM_END], where middle = window[start:stop] (N bars), prefix = window[:start] and
-    suffix = window[stop:]."""
-    middle = window[start:stop]
+    """window [L] -> [L + 3]: [FIM_SUFFIX] suffix [FIM_PREFIX] prefix middle [FIM_END], where
+    middle = window[start:stop], prefix = window[:start] and suffix = window[stop:]."""
     return np.concatenate(
         [
             [tokens.suffix],
             window[stop:],
             [tokens.prefix],
             window[:start],
-            [tokens.bar_count(int(np.sum(middle == tokens.bar)))],
-            middle,
+            window[start:stop],
             [tokens.end],
         ]
     ).astype(window.dtype)
@@ -141,8 +127,8 @@ def fim_batch(
     """Reorder about `rate` of the training windows of `batch` into FIM order.
 
     batch: {inputs, targets [B, T] int32, mask [B, T] float32} of windows [B, T + 1]. A chosen
-    window drops its last 4 tokens to make room for the sentinels, so it is a permutation of
-    its first T - 3 tokens plus 4 sentinels; a window without a Bar stays as it is. `draw`
+    window drops its last 3 tokens to make room for the sentinels, so it is a permutation of
+    its first T - 2 tokens plus the 3 sentinels; a window without a Bar stays as it is. `draw`
     is `choose_span`'s. Deterministic in (seed, step); rate <= 0 returns `batch` itself.
     """
     if rate <= 0:

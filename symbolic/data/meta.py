@@ -62,7 +62,7 @@ def _present(pairs: dict) -> dict:
 
 @dataclass(frozen=True)
 class SpecialIds:
-    """Ids of the special tokens; a run trained to infill adds its FIM sentinels."""
+    """Ids of the special tokens; a run trained to infill adds its three FIM sentinels."""
 
     pad: int
     bos: int
@@ -71,7 +71,6 @@ class SpecialIds:
     fim_suffix: int | None = None
     fim_prefix: int | None = None
     fim_end: int | None = None
-    fim_bars: int | None = None  # the first of the bar-count sentinels
 
     @classmethod
     def from_json(cls, data: Any, where: str = "special_ids") -> SpecialIds:
@@ -91,10 +90,9 @@ class SpecialIds:
         return _present({f.name: getattr(self, f.name) for f in fields(self)})
 
     @property
-    def fim(self) -> tuple[int, int, int, int] | None:
-        """(suffix, prefix, end, bars) sentinel ids, or None for a run not trained to infill
-        (or trained before the bar-count sentinels)."""
-        ids = (self.fim_suffix, self.fim_prefix, self.fim_end, self.fim_bars)
+    def fim(self) -> tuple[int, int, int] | None:
+        """(suffix, prefix, end) sentinel ids, or None for a run not trained to infill."""
+        ids = (self.fim_suffix, self.fim_prefix, self.fim_end)
         return None if None in ids else ids  # type: ignore[return-value]
 
 

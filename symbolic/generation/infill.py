@@ -4,9 +4,9 @@
 fill-in-the-middle windows (`train.fim_rate > 0`, e.g. the `infill` preset; see
 `symbolic.data.fim`). The prompt's tokens are cut at its Bar tokens into a prefix (the bars
 before the span), the span and a suffix (the bars after it), and the model reads them in the
-order it was trained on, [FIM_SUFFIX] suffix [FIM_PREFIX] BOS prefix [FIM_BARS_N] for a span of
-N bars, cut around the span so that context and middle fit the training length
-(`context_budget`), then samples the middle until it emits FIM_END.
+order it was trained on, [FIM_SUFFIX] suffix [FIM_PREFIX] BOS prefix, cut around the span so that
+context and middle fit the training length (`context_budget`), then samples the middle until it
+emits FIM_END.
 
 A side automaton (`span_component`) runs beside the grammar and the user's constraints: the
 middle opens with a Bar, each of its bars keeps the time signature the prompt has there, it
@@ -128,15 +128,12 @@ def span_grammar(automaton: grammar.Grammar, vocab_size: int, split, ids) -> gra
 
 
 def model_prompt(split: BarSplit, ids: fim.FimTokens, bos: int, context: int) -> list[int]:
-    """[FIM_SUFFIX] suffix EOS [FIM_PREFIX] BOS prefix [FIM_BARS_N], keeping at most `context`
-    tokens of the two sides nearest the span (half each; a short side leaves its share to the
-    other)."""
+    """[FIM_SUFFIX] suffix EOS [FIM_PREFIX] BOS prefix, keeping at most `context` tokens of
+    the two sides nearest the span (half each; a short side leaves its share to the other)."""
     before, after = [bos, *split.prefix], [*split.suffix, ids.eos]
     keep_after = min(len(after), max(context // 2, context - len(before)))
     keep_before = min(len(before), max(context - keep_after, 1))
-    kept_before = before[len(before) - keep_before :]
-    count = ids.bar_count(len(split.signatures))
-    return [ids.suffix, *after[:keep_after], ids.prefix, *kept_before, count]
+    return [ids.suffix, *after[:keep_after], ids.prefix, *before[len(before) - keep_before :]]
 
 
 def context_budget(seq_len: int, split: BarSplit) -> int:
