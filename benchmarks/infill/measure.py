@@ -84,6 +84,18 @@ def _forward(run):
     return jax.jit(lambda params, x: jax.nn.log_softmax(model.apply({"params": params}, x)))
 
 
+def _target_log_probs(log_probs, params, rows: list[tuple[list[int], list[int]]], pad: int):
+    """Each (context, target) row's log-probabilities of its target tokens given what precedes
+    them, [len(target)] each; the rows run as one batch padded to a multiple of 64 tokens, so
+    that few shapes compile."""
+    longest = -(-max(len(c) + len(t) for c, t in rows) // 64) * 64
+    x = np.full((len(rows), longest), pad, np.int32)
+    for r, (context, target) in enumerate(rows):
+        x[r, : len(context) + len(target)] = [*context, *target]
+    lp = np.asarray(log_probs(params, x))
+    return [lp[r, np.arange(len(c) - 1, len(c) + len(t) - 1), t] for r, (c, t) in enumerate(rows)]
+
+
 def middle_nll(run, spans: list[Span], ids: fim.FimTokens, batch: int = 16) -> dict[str, float]:
     """Nats per real middle token for each context of `_prompts`, over all `spans`: the whole
     middle as "CONTEXT", and its last bar (from its last Bar token) as "CONTEXT_last_bar"."""
@@ -95,17 +107,10 @@ def middle_nll(run, spans: list[Span], ids: fim.FimTokens, batch: int = 16) -> d
         for span in spans:
             prompt = _prompts(run, span, ids)[context]
             rows.append((prompt, span.split.middle))
-        longest = max(len(p) + len(m) for p, m in rows)
         token_nll = []
         for at in range(0, len(rows), batch):
-            chunk = rows[at : at + batch]
-            x = np.full((batch, longest), pad, np.int32)
-            for r, (prompt, middle) in enumerate(chunk):
-                x[r, : len(prompt) + len(middle)] = [*prompt, *middle]
-            lp = np.asarray(log_probs(run.params, x))
-            for r, (prompt, middle) in enumerate(chunk):
-                at_pos = np.arange(len(prompt) - 1, len(prompt) + len(middle) - 1)
-                token_nll.append(-lp[r, at_pos, middle])
+            chunk = _target_log_probs(log_probs, run.params, rows[at : at + batch], pad)
+            token_nll.extend(-lp for lp in chunk)
         last_bars = [
             nll[len(s.split.middle) - 1 - s.split.middle[::-1].index(ids.bar) :]
             for nll, s in zip(token_nll, spans, strict=True)
@@ -176,22 +181,6 @@ def smooth_rates(
     }
 
 
-def _suffix_log_probs(log_probs, params, rows: list[tuple[list[int], list[int]]], pad: int):
-    """Summed log-probabilities of each row's second part given its first [len(rows)]; rows
-    padded to a multiple of 64 tokens, so that few shapes compile."""
-    longest = -(-max(len(a) + len(b) for a, b in rows) // 64) * 64
-    x = np.full((len(rows), longest), pad, np.int32)
-    for r, (context, target) in enumerate(rows):
-        x[r, : len(context) + len(target)] = [*context, *target]
-    lp = np.asarray(log_probs(params, x))
-    return np.array(
-        [
-            lp[r, np.arange(len(c) - 1, len(c) + len(t) - 1), t].sum()
-            for r, (c, t) in enumerate(rows)
-        ]
-    )
-
-
 def _plain_middles(run, span: Span, prefix: list[int], bar: int, samples: int, seed: int):
     """Up to `samples` middles of the span's bar count that the run, as a plain language model,
     continues `prefix` with (each cut before the Bar after its last bar)."""
@@ -234,7 +223,8 @@ def suffix_information(run, spans: list[Span], ids: fim.FimTokens, samples: int,
             continue
         real = span.split.middle
         rows = [([*prefix, *m], suffix) for m in [real, *middles]]
-        *lp, real_lp = _suffix_log_probs(log_probs, run.params, [*rows, (prefix, real)], pad)
+        scored = _target_log_probs(log_probs, run.params, [*rows, (prefix, real)], pad)
+        *lp, real_lp = [float(row.sum()) for row in scored]
         ceiling.append(lp[0] - (np.logaddexp.reduce(lp[1:]) - np.log(len(middles))))
         floor.append(lp[0] - (np.logaddexp.reduce(lp) - np.log(len(lp))))
         middle_nats.append(-real_lp)
