@@ -181,12 +181,12 @@ def smooth_rates(
     }
 
 
-def _plain_middles(run, span: Span, prefix: list[int], bar: int, samples: int, seed: int):
-    """Up to `samples` middles of the span's bar count that the run, as a plain language model,
-    continues `prefix` with (each cut before the Bar after its last bar)."""
+def _plain_middles(run, automaton, span: Span, prefix: list[int], bar: int, samples: int, seed):
+    """Up to `samples` middles of the span's bar count that the run, as a plain language model
+    under its token `automaton`, continues `prefix` with (each cut before the Bar after its
+    last bar)."""
     from symbolic.generation import engine, grammar
 
-    automaton = engine.run_grammar(run)
     n = len(span.split.signatures)
     settings = Sampling(num=samples, max_tokens=2 * len(span.split.middle) + 64, seed=seed)
     state = grammar.state_after(automaton, span.split.prefix)
@@ -212,13 +212,16 @@ def suffix_information(run, spans: list[Span], ids: fim.FimTokens, samples: int,
     Returns nats per span, both ways, and each as a fraction of the middle's plain-continuation
     NLL (the ceiling and floor of `1 - with / empty`).
     """
+    from symbolic.generation import engine
+
     log_probs, pad = _forward(run), run.meta.special_ids.pad
+    automaton = engine.run_grammar(run)
     ceiling, floor, middle_nats = [], [], []
     for k, span in enumerate(spans):
         prompts = _prompts(run, span, ids)
         prefix, spm = prompts["plain"], prompts["with_suffix"]
         suffix = spm[1 : spm.index(ids.prefix)]
-        middles = _plain_middles(run, span, prefix, ids.bar, samples, seed + k)
+        middles = _plain_middles(run, automaton, span, prefix, ids.bar, samples, seed + k)
         if not middles:
             continue
         real = span.split.middle

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from benchmarks.common import load_line, markdown_table
 
 
@@ -46,7 +48,7 @@ def _information_table(r: dict, names: list[str]) -> str:
     return markdown_table(header, rows)
 
 
-def render_markdown(r: dict, variants: dict[str, list[str]], span_bars: tuple[int, ...]) -> str:
+def render_markdown(r: dict, span_bars: tuple[int, ...], information_samples: int) -> str:
     names = [k.removeprefix("variant_") for k in r if k.startswith("variant_")]
     rows = []
     for name in names:
@@ -114,12 +116,12 @@ automaton forces the bar count).
 
 **How much the suffix could tell** (2-bar spans, `measure.suffix_information`): the information
 the visible suffix carries about the middle given the prefix, I(middle; suffix | prefix), in
-nats per span, estimated with the variant's own plain language model from 16 middles it samples
-from each prefix. The Monte Carlo average of p(suffix | prefix) overestimates it (the ceiling);
-counting the real middle among the samples underestimates it (the floor, at most log 17 = 2.8
-nats). Divided by the middle's plain-continuation NLL, it bounds the suffix gain this model and
-context allow: a gain target above the ceiling needs a better model of the music, not a better
-use of the suffix.
+nats per span, estimated with the variant's own plain language model from {information_samples}
+middles it samples from each prefix. The Monte Carlo average of p(suffix | prefix) overestimates
+it (the ceiling); counting the real middle among the samples underestimates it (the floor, at
+most log {information_samples + 1} = {math.log(information_samples + 1):.1f} nats). Divided by
+the middle's plain-continuation NLL, it bounds the suffix gain this model and context allow: a
+gain target above the ceiling needs a better model of the music, not a better use of the suffix.
 
 {information}
 

@@ -222,7 +222,7 @@ def main() -> None:
     results = merged(out_dir, "quick" if args.quick else args.variant, figures, args.quick)
     results |= {"benchmark": "infill", "quick": args.quick, **environment()}
     results |= {k: figures[k] for k in ("load_before", "load_after")}  # this run's
-    md = render_markdown(results, VARIANTS, SPAN_BARS)
+    md = render_markdown(results, SPAN_BARS, INFORMATION["full"]["samples"])
     if not args.quick and NOTES.is_file():  # what the committed variants showed, by hand
         md += "\n" + NOTES.read_text()
     write_results(out_dir, results, md)
