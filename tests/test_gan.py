@@ -272,9 +272,8 @@ def test_a_killed_run_resumes_with_the_same_losses(phrases_dir, tmp_path):
 def test_gan_sample_writes_one_named_track_per_gan_track(tiny_run, tmp_path):
     from symbolic.cli import main
 
-    assert (
-        main(["gan", "sample", "--run", str(tiny_run), "--out", str(tmp_path), "--num", "3"]) == 0
-    )
+    args = ["--run", str(tiny_run), "--out", str(tmp_path), "--num", "3", "--candidates", "2"]
+    assert main(["gan", "sample", *args]) == 0
     files = sorted(tmp_path.glob("sample_*.mid"))
     assert len(files) == 3
     for path in files:
@@ -299,7 +298,7 @@ def test_load_run_interpolates_and_accompanies_keeping_the_given_track(tiny_run,
 
     corpus.parse("bach/bwv66.6").write("midi", fp=str(chorale))
     given, index = run.given_phrases(chorale, "soprano")
-    score = run.accompany(chorale, "soprano", seed=0)
+    score = run.accompany(chorale, "soprano", seed=0, candidates=2)  # the critic's pick
     assert [t.name for t in score.tracks] == list(VOICES)
     soprano = np.concatenate(list(given))  # the given track, exactly, phrase after phrase
     got = np.zeros_like(soprano)
@@ -307,3 +306,22 @@ def test_load_run_interpolates_and_accompanies_keeping_the_given_track(tiny_run,
     for note in score.tracks[index].notes:
         got[note.time // step : (note.time + note.duration) // step, note.pitch - 24] = True
     np.testing.assert_array_equal(got, soprano)
+
+
+def test_best_of_keeps_each_phrases_highest_scored_draw_and_the_given_track(tiny_run):
+    from symbolic.gan import load_gan
+
+    run = load_gan(tiny_run)
+    plain = run.generate(run.latents(5, seed=2))
+    np.testing.assert_array_equal(run.best_of(5, seed=2, candidates=1), plain)
+    draws = run.generate(run.latents(5 * 3, seed=2)).reshape(5, 3, *run.roll_shape)
+    scores = run.critic(draws.reshape(15, *run.roll_shape)).reshape(5, 3)
+    picked = run.best_of(5, seed=2, candidates=3)
+    for phrase in range(5):
+        np.testing.assert_array_equal(picked[phrase], draws[phrase, scores[phrase].argmax()])
+    assert not np.array_equal(picked, draws[:, 0])  # the critic did not just keep the first
+    given = run.generate(run.latents(5, seed=9))[:, 1]
+    around = run.best_of(5, seed=2, candidates=3, given=given, track=1)
+    np.testing.assert_array_equal(around[:, 1], given)
+    with pytest.raises(ValueError, match="--candidates 0"):
+        run.best_of(5, candidates=0)

@@ -22,15 +22,17 @@ import numpy as np
 
 from benchmarks.common import command_line, environment, load_average
 from benchmarks.gan_metrics import report
+from symbolic.cli.gan import CANDIDATES
 from symbolic.data.meta import load_meta
 from symbolic.data.phrase_sets import load_phrases
 from symbolic.music import pianoroll_metrics as pm
 
 HERE = Path(__file__).parent
+ONE_DRAW = "GAN, one draw a phrase"  # the main run without the critic's pick
 
 # MuseGAN (Dong et al., AAAI 2018), Table 1 (intra-track, %; UPC in classes) and Table 2 (TD),
 # training data and the hybrid model from scratch, non-drum tracks bass, guitar, piano, strings.
-# Transcribed from the paper from memory in this session, not re-read from the PDF: verify.
+# Checked against the paper's PDF (salu133445/musegan, docs/pdf/musegan-aaai2018-paper.pdf).
 MUSEGAN = {
     "training data": {
         "EB": [8.06, 19.4, 24.8, 10.1],
@@ -45,6 +47,11 @@ MUSEGAN = {
         "TD": [1.34, 1.35, 1.32, 0.85, 0.85, 0.83],
     },
 }
+
+
+# Its Table 2, track-conditional hybrid (the piano given): TD of the given piano to the
+# generated bass, guitar and strings (B-P, G-P, S-P) against the training data's.
+MUSEGAN_ACCOMPANY = {"training data": [1.51, 1.02, 1.04], "hybrid": [1.38, 0.94, 0.95]}
 
 
 def gaps(generated: dict, real: dict) -> dict[str, float]:
@@ -65,6 +72,12 @@ def musegan_gaps() -> dict[str, float]:
         for name, row in MUSEGAN.items()
     }
     return gaps(rows["hybrid"], rows["training data"])
+
+
+def musegan_accompany_gap() -> float:
+    """MuseGAN's given-vs-generated TD gap in its track-conditional mode, as `accompaniment`'s."""
+    real, gen = (np.asarray(MUSEGAN_ACCOMPANY[k]) for k in ("training data", "hybrid"))
+    return float(abs(gen.mean() - real.mean()) / real.mean())
 
 
 def summary(rolls: np.ndarray, meta) -> dict:
@@ -91,12 +104,13 @@ def random_notes(real: np.ndarray, num: int, seed: int) -> np.ndarray:
     return rng.random((num, *real.shape[1:])) < density[None, :, None, None]
 
 
-def accompaniment(run, held_out: np.ndarray, meta, seed: int) -> dict:
-    """Give each held-out phrase's track 0, generate the others: is the given track kept
-    exactly, and the TD between it and the generated tracks against the real TD."""
+def accompaniment(run, held_out: np.ndarray, meta, seed: int, candidates: int) -> dict:
+    """Give each held-out phrase's track 0, generate the others (the critic's best of
+    `candidates` draws): is the given track kept exactly, and the TD between it and the
+    generated tracks against the real TD."""
     spb = meta.beats_per_bar * meta.steps_per_beat
     given = held_out[:, 0]
-    rolls = run.generate(run.latents(len(given), seed), given, 0)
+    rolls = run.best_of(len(given), seed=seed, candidates=candidates, given=given, track=0)
     pairs = [(0, t) for t in range(1, held_out.shape[1])]
     real_td = pm.tonal_distance(held_out, spb, meta.low_pitch, pairs)
     gen_td = pm.tonal_distance(rolls, spb, meta.low_pitch, pairs)
@@ -111,8 +125,10 @@ def accompaniment(run, held_out: np.ndarray, meta, seed: int) -> dict:
     }
 
 
-def score_set(data_dir: Path, runs: dict, num: int, seed: int) -> dict:
-    """Every row of one data set: {row name: summary}, the gaps and the accompaniment."""
+def score_set(data_dir: Path, runs: dict, num: int, seed: int, candidates: int) -> dict:
+    """Every row of one data set: {row name: summary}, the gaps and the accompaniment. Each
+    run samples as `symbolic gan sample --candidates K` does; with K > 1 the main run is also
+    scored on one draw a phrase (row ONE_DRAW, `accompany_one_draw`)."""
     from symbolic.gan import load_gan
 
     meta = load_meta(data_dir)
@@ -122,19 +138,24 @@ def score_set(data_dir: Path, runs: dict, num: int, seed: int) -> dict:
     held = [load_phrases(data_dir, s)["pianoroll"] for s in ("valid", "test")]
     held_out = np.concatenate(held)
     rows = {"real (train)": summary(real, meta), "real (held out)": summary(held_out, meta)}
-    accompany = {}
+    out = {"accompany": {}, "accompany_one_draw": {}, "candidates": candidates}
     for name, run_dir in runs.items():
         run = load_gan(run_dir)
-        rows[name] = summary(run.sample_rolls(num, seed=seed), meta)
-        rows[name]["train_steps"] = _last_step(run_dir)
-        if name == "GAN":
-            accompany = accompaniment(run, held_out, meta, seed)
+        draws = [(name, candidates)]
+        if name == "GAN" and candidates > 1:
+            draws.append((ONE_DRAW, 1))
+        for row_name, k in draws:
+            rows[row_name] = summary(run.sample_rolls(num, seed=seed, candidates=k), meta)
+            rows[row_name]["train_steps"] = _last_step(run_dir)
+            if name == "GAN":
+                key = "accompany" if row_name == name else "accompany_one_draw"
+                out[key] = accompaniment(run, held_out, meta, seed, k)
     rows["random notes"] = summary(random_notes(real, num, seed), meta)
     base = rows["real (train)"]
     for row in rows.values():
         row["gaps"] = gaps(row, base)
         row["diversity_ratio"] = row["pairwise"] / base["pairwise"]
-    return {"rows": rows, "accompany": accompany, "tracks": list(meta.tracks)}
+    return out | {"rows": rows, "tracks": list(meta.tracks)}
 
 
 def _last_step(run_dir: Path) -> int:
@@ -158,8 +179,10 @@ def flat_set(scored: dict) -> dict:
         out[f"{key}.diversity_ratio"] = row["diversity_ratio"]
         out[f"{key}.distinct_fraction"] = row["distinct"]
         out[f"{key}.bars"] = row["bars"]
-    for key, value in scored["accompany"].items():
-        out[f"accompany.{key}"] = value
+    for name in ("accompany", "accompany_one_draw"):
+        for key, value in scored[name].items():
+            out[f"{name}.{key}"] = value
+    out["candidates"] = scored["candidates"]
     return out
 
 
@@ -175,6 +198,12 @@ def main() -> None:
     parser.add_argument("--pop909-run", type=Path)
     parser.add_argument("--num", type=int, default=5000, help="phrases sampled per run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=CANDIDATES,
+        help=f"draws a phrase, the critic's best kept, as `gan sample` ({CANDIDATES})",
+    )
     parser.add_argument("--quick", action="store_true", help="500 phrases, results not written")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
@@ -186,21 +215,24 @@ def main() -> None:
     for pair in args.also:
         name, _, run_dir = pair.partition("=")
         runs[name] = Path(run_dir)
-    sets = {"chorales": score_set(args.data, runs, num, args.seed)}
+    sets = {"chorales": score_set(args.data, runs, num, args.seed, args.candidates)}
     if args.pop909_data:  # without a run: the real rows and the random baseline only
         pop_runs = {"GAN": args.pop909_run} if args.pop909_run else {}
-        sets["pop909"] = score_set(args.pop909_data, pop_runs, num, args.seed)
+        sets["pop909"] = score_set(args.pop909_data, pop_runs, num, args.seed, args.candidates)
     chorales = sets["chorales"]["rows"]
     results = {
         "relative_gap_ours": chorales["GAN"]["gaps"],
         "relative_gap_musegan": musegan_gaps(),
+        "accompany_td_relative_gap_musegan": musegan_accompany_gap(),
         "diversity_ratio": chorales["GAN"]["diversity_ratio"],
         "distinct_fraction": chorales["GAN"]["distinct"],
         "PP": float(np.nanmean(np.asarray(chorales["GAN"]["PP"], float))),
         "PP_real": float(np.nanmean(np.asarray(chorales["real (train)"]["PP"], float))),
         "bars_generated": chorales["GAN"]["bars"],
         "train_steps": chorales["GAN"]["train_steps"],
+        "candidates": args.candidates,
         **{f"accompany_{k}": v for k, v in sets["chorales"]["accompany"].items()},
+        **({"relative_gap_one_draw": chorales[ONE_DRAW]["gaps"]} if ONE_DRAW in chorales else {}),
         "sets": {name: flat_set(scored) for name, scored in sets.items()},
         "command": command_line("benchmarks.gan_metrics"),
         "load_before": load_before,

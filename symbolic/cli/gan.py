@@ -8,6 +8,8 @@ from pathlib import Path
 
 from symbolic.cli.arguments import add_transpose_arg
 
+CANDIDATES = 1  # benchmarks/gan_metrics: the critic's pick of several draws
+
 
 def cmd_gan_prepare(args) -> None:
     from symbolic.data import phrases as ph
@@ -42,7 +44,9 @@ def cmd_gan_sample(args) -> None:
     if args.num < 1:
         raise ValueError(f"--num {args.num}: ask for at least one sample")
     run = load_gan(args.run)
-    scores = run.sample(args.num, seed=args.seed, threshold=args.threshold)
+    scores = run.sample(
+        args.num, seed=args.seed, threshold=args.threshold, candidates=args.candidates
+    )
     for path in write_scores(scores, args.out, plot=args.plot, render=args.render):
         print(path)
 
@@ -63,7 +67,7 @@ def cmd_gan_accompany(args) -> None:
     from symbolic.gan.files import write_scores
 
     run = load_gan(args.run)
-    score = run.accompany(args.midi, args.track, seed=args.seed)
+    score = run.accompany(args.midi, args.track, seed=args.seed, candidates=args.candidates)
     stem = f"{Path(args.midi).stem}_accompanied"
     for path in write_scores([score], args.out, stem=stem, plot=args.plot, render=args.render):
         print(path)
@@ -85,6 +89,15 @@ def _add_prepare(gan) -> None:
     p.set_defaults(func=cmd_gan_prepare)
 
 
+def _add_candidates(p) -> None:
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=CANDIDATES,
+        help=f"draws a phrase, the critic keeps its best ({CANDIDATES}; 1: plain sampling)",
+    )
+
+
 def _add_use(gan) -> None:
     p = gan.add_parser("sample", help="multi-track phrases from scratch -> MIDI")
     p.add_argument("--run", type=Path, required=True)
@@ -92,6 +105,7 @@ def _add_use(gan) -> None:
     p.add_argument("--num", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threshold", type=float, default=0.5, help="binarisation threshold (0.5)")
+    _add_candidates(p)
     p.add_argument("--render", action="store_true", help="a WAV beside each (FluidSynth)")
     p.add_argument("--plot", action="store_true", help="a piano-roll PNG beside each")
     p.set_defaults(func=cmd_gan_sample)
@@ -108,6 +122,7 @@ def _add_use(gan) -> None:
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    _add_candidates(p)
     p.add_argument("--render", action="store_true")
     p.add_argument("--plot", action="store_true")
     p.set_defaults(func=cmd_gan_accompany)

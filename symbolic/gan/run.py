@@ -1,5 +1,6 @@
-"""A loaded GAN run: its generator, and piano-roll phrases from latents, from scratch, along
-latent walks and around a given track (accompaniment).
+"""A loaded GAN run: its generator and critic, and piano-roll phrases from latents, from
+scratch, along latent walks and around a given track (accompaniment), optionally the critic's
+pick of several draws.
 
 Rolls are bool [N, tracks, steps, pitches], binarised at `threshold` (MuseGAN's hard
 thresholding); `scores` turns them into multi-track `symusic.Score`s with one named track per GAN
@@ -86,13 +87,60 @@ class GANRun:
     def roll_shape(self) -> tuple[int, int, int]:
         return (self.model.tracks, self.model.steps, self.model.pitches)
 
-    def sample_rolls(self, num: int, *, seed: int = 0, threshold: float = 0.5) -> np.ndarray:
-        """num phrases from scratch: [num, tracks, S, P] bool."""
-        return self.generate(self.latents(num, seed), threshold=threshold)
+    def critic(self, rolls: np.ndarray) -> np.ndarray:
+        """The run's critic's scores [N] float32 of rolls [N, tracks, S, P] bool: the higher,
+        the more real the rolls look to it."""
+        out = []
+        for start in range(0, len(rolls), CHUNK):
+            part = _padded(np.asarray(rolls[start : start + CHUNK], np.float32))
+            scores = np.asarray(_critic(self.model, self.params, part))
+            out.append(scores[: min(CHUNK, len(rolls) - start)])
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def sample(self, num: int, *, seed: int = 0, threshold: float = 0.5) -> list[Score]:
+    def best_of(
+        self,
+        num: int,
+        *,
+        seed: int = 0,
+        candidates: int = 1,
+        given: np.ndarray | None = None,
+        track: int = 0,
+        threshold: float = 0.5,
+    ) -> np.ndarray:
+        """num rolls [num, tracks, S, P] bool, each the one the critic scores highest of
+        `candidates` draws: the greedy, best-of-K form of discriminator rejection sampling
+        (Azadi et al. 2019), since the critic judges whole phrases, harmony across tracks
+        included, where the generator alone decodes one draw blind. candidates=1 is plain
+        sampling from `latents(num, seed)`. With `given` [num, S, P] every draw of a phrase
+        is generated around that phrase's given roll (track `track`)."""
+        if candidates < 1:
+            raise ValueError(f"--candidates {candidates}: draw at least one candidate a phrase")
+        z = self.latents(num * candidates, seed)  # phrase i's draws: rows i*K .. i*K + K - 1
+        out = []
+        for start in range(0, num, CHUNK):  # a block of phrases at a time: bounded memory
+            stop = min(num, start + CHUNK)
+            part = {k: v[start * candidates : stop * candidates] for k, v in z.items()}
+            cond = None if given is None else np.repeat(given[start:stop], candidates, axis=0)
+            rolls = self.generate(part, cond, track, threshold)
+            if candidates > 1:
+                best = self.critic(rolls).reshape(stop - start, candidates).argmax(axis=1)
+                rolls = rolls.reshape(stop - start, candidates, *rolls.shape[1:])
+                rolls = rolls[np.arange(stop - start), best]
+            out.append(rolls)
+        return np.concatenate(out) if out else np.zeros((0, *self.roll_shape), bool)
+
+    def sample_rolls(
+        self, num: int, *, seed: int = 0, threshold: float = 0.5, candidates: int = 1
+    ) -> np.ndarray:
+        """num phrases from scratch: [num, tracks, S, P] bool (`best_of`)."""
+        return self.best_of(num, seed=seed, candidates=candidates, threshold=threshold)
+
+    def sample(
+        self, num: int, *, seed: int = 0, threshold: float = 0.5, candidates: int = 1
+    ) -> list[Score]:
         """num phrases from scratch as multi-track Scores."""
-        return self.scores(self.sample_rolls(num, seed=seed, threshold=threshold))
+        rolls = self.sample_rolls(num, seed=seed, threshold=threshold, candidates=candidates)
+        return self.scores(rolls)
 
     def interpolate(self, steps: int = 8, *, seed: int = 0, walk: str = "shared") -> np.ndarray:
         """Rolls [steps, ...] along a straight line between two draws of the `walk` latents
@@ -114,11 +162,14 @@ class GANRun:
                 z[name] = np.repeat(value[:1], steps, axis=0)
         return self.generate(z)
 
-    def accompany(self, source: str | Path, track: str, *, seed: int = 0) -> Score:
+    def accompany(
+        self, source: str | Path, track: str, *, seed: int = 0, candidates: int = 1
+    ) -> Score:
         """A MIDI file's track named (or numbered) `track`, kept exactly, with the other GAN
-        tracks generated around it phrase by phrase: one Score as long as the given track."""
+        tracks generated around it phrase by phrase (`best_of`): one Score as long as the
+        given track."""
         given, index = self.given_phrases(source, track)
-        rolls = self.generate(self.latents(len(given), seed), given, index)
+        rolls = self.best_of(len(given), seed=seed, candidates=candidates, given=given, track=index)
         return self.score(np.concatenate(list(rolls), axis=1) if len(rolls) else rolls[0:0])
 
     def given_phrases(self, source: str | Path, track: str) -> tuple[np.ndarray, int]:
@@ -172,6 +223,11 @@ def _generate(config: GANConfig, params, z, given, tracks, present) -> jax.Array
     model = MuseGAN(config)
     z = {k: jnp.asarray(v) for k, v in z.items()}
     return model.apply({"params": params}, z, given, tracks, present, method=MuseGAN.generate)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _critic(config: GANConfig, params, rolls) -> jax.Array:
+    return MuseGAN(config).apply({"params": params}, rolls, method=MuseGAN.critic)
 
 
 def load_gan(run_dir: str | Path) -> GANRun:
