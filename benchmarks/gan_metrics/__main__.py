@@ -22,9 +22,9 @@ import numpy as np
 
 from benchmarks.common import command_line, environment, load_average
 from benchmarks.gan_metrics import report
-from symbolic.cli.gan import CANDIDATES
 from symbolic.data.meta import load_meta
 from symbolic.data.phrase_sets import load_phrases
+from symbolic.gan.run import CANDIDATES
 from symbolic.music import pianoroll_metrics as pm
 
 HERE = Path(__file__).parent
@@ -141,15 +141,14 @@ def score_set(data_dir: Path, runs: dict, num: int, seed: int, candidates: int) 
     out = {"accompany": {}, "accompany_one_draw": {}, "candidates": candidates}
     for name, run_dir in runs.items():
         run = load_gan(run_dir)
-        draws = [(name, candidates)]
+        draws = [(name, "accompany", candidates)]
         if name == "GAN" and candidates > 1:
-            draws.append((ONE_DRAW, 1))
-        for row_name, k in draws:
+            draws.append((ONE_DRAW, "accompany_one_draw", 1))
+        for row_name, accompany_key, k in draws:
             rows[row_name] = summary(run.sample_rolls(num, seed=seed, candidates=k), meta)
             rows[row_name]["train_steps"] = _last_step(run_dir)
             if name == "GAN":
-                key = "accompany" if row_name == name else "accompany_one_draw"
-                out[key] = accompaniment(run, held_out, meta, seed, k)
+                out[accompany_key] = accompaniment(run, held_out, meta, seed, k)
     rows["random notes"] = summary(random_notes(real, num, seed), meta)
     base = rows["real (train)"]
     for row in rows.values():

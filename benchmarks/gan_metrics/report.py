@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import load_line
-from symbolic.cli.gan import CANDIDATES
+from symbolic.gan.run import CANDIDATES
 
 
 def _mean(values) -> float:

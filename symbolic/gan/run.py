@@ -27,6 +27,7 @@ from symbolic.training import checkpoint
 from symbolic.training.config import RunConfig
 
 CHUNK = 64  # fixed batch for the jitted generator, so varying counts do not recompile
+CANDIDATES = 1  # draws a phrase by default: plain sampling, no critic's pick (`best_of`)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class GANRun:
         num: int,
         *,
         seed: int = 0,
-        candidates: int = 1,
+        candidates: int = CANDIDATES,
         given: np.ndarray | None = None,
         track: int = 0,
         threshold: float = 0.5,
@@ -130,13 +131,13 @@ class GANRun:
         return np.concatenate(out) if out else np.zeros((0, *self.roll_shape), bool)
 
     def sample_rolls(
-        self, num: int, *, seed: int = 0, threshold: float = 0.5, candidates: int = 1
+        self, num: int, *, seed: int = 0, threshold: float = 0.5, candidates: int = CANDIDATES
     ) -> np.ndarray:
         """num phrases from scratch: [num, tracks, S, P] bool (`best_of`)."""
         return self.best_of(num, seed=seed, candidates=candidates, threshold=threshold)
 
     def sample(
-        self, num: int, *, seed: int = 0, threshold: float = 0.5, candidates: int = 1
+        self, num: int, *, seed: int = 0, threshold: float = 0.5, candidates: int = CANDIDATES
     ) -> list[Score]:
         """num phrases from scratch as multi-track Scores."""
         rolls = self.sample_rolls(num, seed=seed, threshold=threshold, candidates=candidates)
@@ -163,7 +164,7 @@ class GANRun:
         return self.generate(z)
 
     def accompany(
-        self, source: str | Path, track: str, *, seed: int = 0, candidates: int = 1
+        self, source: str | Path, track: str, *, seed: int = 0, candidates: int = CANDIDATES
     ) -> Score:
         """A MIDI file's track named (or numbered) `track`, kept exactly, with the other GAN
         tracks generated around it phrase by phrase (`best_of`): one Score as long as the
